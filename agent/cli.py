@@ -1,0 +1,73 @@
+"""The ``support-agent`` command line: one sub-command per operator task."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from agent import chat, crm_commands, demo, ingest_command, memory_commands
+from agent.settings import Settings, SettingsError, load_settings
+
+Command = Callable[[Settings, argparse.Namespace], int]
+
+
+def _env_example(_settings: Settings, _args: argparse.Namespace) -> int:
+    from agent.config_docs import env_example
+
+    sys.stdout.write(env_example())
+    return 0
+
+
+def _health(settings: Settings, _args: argparse.Namespace) -> int:
+    """Print the detailed health report; exit 1 when a critical dependency is down."""
+    import asyncio
+    import json
+
+    from agent.services import Services
+
+    async def check() -> dict[str, object]:
+        async with await Services.open(settings) as services:
+            return await services.health()
+
+    try:
+        report = asyncio.run(check())
+    except Exception as exc:  # the command's whole job is to report failures
+        from agent.redaction import redact_text
+
+        print(f"support-agent health: cannot start: {redact_text(str(exc))}", file=sys.stderr)
+        return 1
+    print(json.dumps(report, indent=2, default=str))
+    return 1 if report["status"] == "down" else 0
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
+    parser = argparse.ArgumentParser(prog="support-agent", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    commands: dict[str, Command] = {}
+
+    sub.add_parser("env-example", help="print every setting with its default (.env.example)")
+    commands["env-example"] = _env_example
+    sub.add_parser("health", help="check every dependency and print the report (exit 1 if down)")
+    commands["health"] = _health
+    memory_commands.register(sub, commands)
+    crm_commands.register(sub, commands)
+    ingest_command.register(sub, commands)
+    demo.register(sub, commands)
+    chat.register(sub, commands)
+    return parser, commands
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, commands = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"support-agent: {exc}", file=sys.stderr)
+        return 2
+    return commands[args.command](settings, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,198 @@
+"""The one settings object of the process.
+
+Built once at start-up (``Settings()`` reads ``SUPPORT_*`` variables and ``.env``), validated,
+then passed down; no other module reads the environment. Secrets are ``SecretStr`` and may be
+given as references, ``env://NAME`` or ``file:///path``, resolved here so the value never sits
+in a config file. In production, plaintext secrets and SQLite are refused.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from storage.config import (
+    ChromaConfig,
+    DatabaseConfig,
+    EmbeddingConfig,
+    MemoryConfig,
+    RedisConfig,
+)
+from tools.config import CRMConfig, EscalationConfig, KnowledgeBaseConfig
+from tools.resilience.config import ResilienceConfig
+
+SECRET_SCHEMES = ("env://", "file://")
+
+
+class SettingsError(ValueError):
+    """Raised for a configuration that must not start; names the offending setting."""
+
+
+class ChatModelConfig(BaseModel):
+    model: str | None = Field(
+        default=None,
+        description="Chat model name (e.g. gpt-4o-mini). Empty: the offline extractive responder.",
+    )
+    base_url: str | None = Field(
+        default=None, description="OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp...)."
+    )
+    api_key: SecretStr | None = Field(default=None, description="API key for the chat model.")
+    temperature: float = Field(default=0.0, ge=0, le=2, description="Sampling temperature.")
+    timeout_s: float = Field(default=30.0, gt=0, le=600, description="Per-request timeout.")
+    max_retries: int = Field(
+        default=0, ge=0, le=5, description="Client retries (the resilience layer retries)."
+    )
+
+
+class ObservabilityConfig(BaseModel):
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Log level."
+    )
+    log_format: Literal["json", "console"] = Field(default="json", description="Log rendering.")
+    otlp_endpoint: str | None = Field(
+        default=None, description="OTLP/HTTP endpoint for traces (empty: no exporter)."
+    )
+    langsmith_tracing: bool = Field(default=False, description="Send traces to LangSmith.")
+    langsmith_api_key: SecretStr | None = Field(default=None, description="LangSmith API key.")
+    langsmith_project: str = Field(default="support-agent", description="LangSmith project.")
+
+
+class _WellKnownURLs(PydanticBaseSettingsSource):
+    """Reads the conventional ``DATABASE_URL`` / ``REDIS_URL`` that platforms inject."""
+
+    NAMES: ClassVar[dict[str, str]] = {"DATABASE_URL": "database", "REDIS_URL": "redis"}
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for env_name, section in self.NAMES.items():
+            value = os.environ.get(env_name)
+            if value:
+                found[section] = {"url": value}
+        return found
+
+
+class Settings(BaseSettings):
+    """Every setting of the process; see ``.env.example`` for the full list."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SUPPORT_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    environment: Literal["development", "test", "production"] = Field(
+        default="development", description="production refuses plaintext secrets and SQLite."
+    )
+    data_dir: Path = Field(
+        default=Path(".data"), description="Where embedded SQLite and Chroma keep their files."
+    )
+    tenant_id: str = Field(
+        default="default",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="Tenant used when a caller does not name one (CLI, demo).",
+    )
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    redis: RedisConfig = Field(default_factory=RedisConfig)
+    chroma: ChromaConfig = Field(default_factory=ChromaConfig)
+    embeddings: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
+    llm: ChatModelConfig = Field(default_factory=ChatModelConfig)
+    knowledge_base: KnowledgeBaseConfig = Field(default_factory=KnowledgeBaseConfig)
+    crm: CRMConfig = Field(default_factory=CRMConfig)
+    escalation: EscalationConfig = Field(default_factory=EscalationConfig)
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    resilience: ResilienceConfig = Field(default_factory=ResilienceConfig)
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            _WellKnownURLs(settings_cls),
+            dotenv_settings,
+            file_secret_settings,
+        )
+
+    @model_validator(mode="after")
+    def _resolve(self) -> Settings:
+        _resolve_secrets(self, "", production=self.environment == "production")
+        if self.database.url is None:
+            self.database.url = f"sqlite:///{self.data_dir / 'support.db'}"
+        if self.chroma.persist_dir is None:
+            self.chroma.persist_dir = self.data_dir / "chroma"
+        if self.environment == "production" and self.database.url.startswith("sqlite"):
+            raise SettingsError(
+                "database.url: SQLite is not allowed with environment=production; "
+                "set SUPPORT_DATABASE__URL (or DATABASE_URL) to a PostgreSQL URL"
+            )
+        return self
+
+
+def resolve_secret_reference(value: str, setting: str) -> str:
+    """Return the secret an ``env://NAME`` or ``file:///path`` reference points to."""
+    if value.startswith("env://"):
+        name = value.removeprefix("env://")
+        if name not in os.environ:
+            raise SettingsError(f"{setting}: environment variable {name!r} is not set")
+        return os.environ[name]
+    path = Path(value.removeprefix("file://"))
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise SettingsError(
+            f"{setting}: cannot read secret file {str(path)!r} ({exc.strerror})"
+        ) from None
+
+
+def _resolve_secrets(model: BaseModel, prefix: str, *, production: bool) -> None:
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        setting = f"{prefix}{name}"
+        if isinstance(value, BaseModel):
+            _resolve_secrets(value, f"{setting}.", production=production)
+        elif isinstance(value, SecretStr):
+            raw = value.get_secret_value()
+            if raw.startswith(SECRET_SCHEMES):
+                object.__setattr__(model, name, SecretStr(resolve_secret_reference(raw, setting)))
+            elif production and raw:
+                raise SettingsError(
+                    f"{setting}: plaintext secrets are refused with environment=production; "
+                    "give it as env://NAME or file:///path"
+                )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings, turning validation failures into one error that echoes no input.
+
+    Pydantic's own message repeats the input values, which may hold a secret.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors(include_input=False, include_url=False):
+            location = ".".join(str(part) for part in error["loc"])
+            message = error["msg"].removeprefix("Value error, ")
+            lines.append(f"{location}: {message}" if location else message)
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None

@@ -1,0 +1,514 @@
+"""Benchmark of the memory store against the bare calls it wraps, side by side in one run.
+
+Per backend (Postgres, SQLite) with N memories in one tenant spread over U users (recall
+cost follows memories per user, the tenant's size only costs an index level):
+- ``remember new / exact dup / near dup``: the store's remember with a precomputed
+  embedding (the model's time is its own row), through every dedup tier;
+- ``recall``: ranked recall with a precomputed query embedding (fetch, numpy, access update);
+- ``raw INSERT`` / ``raw SELECT``: the same row inserted (one transaction each) and the same
+  indexed fetch of one user's rows, with the bare driver (psycopg / sqlite3);
+- ``PostgresStore put / search``: LangGraph's store on the same data, namespace (tenant, user).
+Then dedup precision/recall at the default threshold on STS-B (score >= 4 is a duplicate)
+and on StackFAQ paraphrase pairs (same doc_id), through the store's own tier logic.
+
+Run: ``.venv/bin/python -m bench.memory`` (10k memories, ~1-2 min) or ``--full`` (adds 100k
+as 1,000 users x 100 and as 100 heavy users x 1,000; ~6 min). Needs DATABASE_URL's Postgres
+(a scratch database is created and dropped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import sqlite3
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+from sqlalchemy import insert, make_url
+
+from storage import migrate
+from storage.config import DatabaseConfig, MemoryConfig
+from storage.embeddings import LocalOnnxEmbeddings
+from storage.engine import Database
+from storage.memory import MemoryStore, Scope, vector_codec
+from storage.memory import normalize as norm
+from storage.memory.tables import bands, memories
+
+FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+LAYOUTS = [(10_000, 100)]
+FULL_LAYOUTS = [(10_000, 100), (100_000, 1_000), (100_000, 100)]
+DIMENSION = 384
+OPS = 200
+TENANT = "bench-tenant"
+WORDS = [
+    "order",
+    "refund",
+    "shipping",
+    "email",
+    "phone",
+    "address",
+    "invoice",
+    "delivery",
+    "courier",
+    "parcel",
+    "damaged",
+    "late",
+    "replacement",
+    "warranty",
+    "size",
+    "colour",
+    "blue",
+    "red",
+    "chair",
+    "desk",
+    "lamp",
+    "monday",
+    "friday",
+    "weekend",
+    "express",
+    "standard",
+    "premium",
+    "account",
+    "password",
+    "login",
+    "card",
+    "paypal",
+    "voucher",
+    "discount",
+    "return",
+    "label",
+]
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def timed(fn: Callable[[int], Any], count: int = OPS, warmup: int = 10) -> tuple[float, float]:
+    """(p50, p99) in microseconds."""
+    return interleaved({"op": fn}, count, warmup)["op"]
+
+
+def interleaved(
+    operations: dict[str, Callable[[int], Any]], count: int = OPS, warmup: int = 10
+) -> dict[str, tuple[float, float]]:
+    """(p50, p99) in µs per operation, run round-robin so every operation sees the same
+    machine load (on a shared 2-core box the load swings a lot within a minute)."""
+    for i in range(warmup):
+        for fn in operations.values():
+            fn(-1 - i)
+    samples: dict[str, list[float]] = {name: [] for name in operations}
+    for i in range(count):
+        for name, fn in operations.items():
+            start = time.perf_counter_ns()
+            fn(i)
+            samples[name].append((time.perf_counter_ns() - start) / 1000)
+    return {
+        name: (statistics.median(values), percentile(values, 0.99))
+        for name, values in samples.items()
+    }
+
+
+def sentence(rng: random.Random, i: int) -> str:
+    return f"Customer note {i}: " + " ".join(rng.choice(WORDS) for _ in range(10))
+
+
+def unit_vectors(rng: np.random.Generator, n: int) -> np.ndarray:
+    vectors = rng.standard_normal((n, DIMENSION)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+class Dataset:
+    """``size`` memories of one tenant spread evenly over ``users`` users, with vectors."""
+
+    def __init__(self, size: int, users: int) -> None:
+        rng = random.Random(size)
+        self.size = size
+        self.texts = [sentence(rng, i) for i in range(size)]
+        self.user_count = users
+        self.users = [f"user-{i % users}" for i in range(size)]
+        self.vectors = unit_vectors(np.random.default_rng(size), size)
+
+    def rows(self, now: float) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
+        for text, user, vector in zip(self.texts, self.users, self.vectors, strict=True):
+            normal = norm.normalize(text)
+            simhash = norm.simhash(normal)
+            memory_id = uuid.uuid4().hex
+            yield (
+                {
+                    "id": memory_id,
+                    "tenant_id": TENANT,
+                    "user_id": user,
+                    "session_id": None,
+                    "content_type": "fact",
+                    "content": text,
+                    "content_hash": norm.content_hash(normal),
+                    "simhash": norm.to_signed(simhash),
+                    "importance": 0.5,
+                    "access_count": 0,
+                    "metadata_json": "{}",
+                    "embedding": vector_codec.encode(vector),
+                    "created_at": now,
+                    "reinforced_at": now,
+                    "last_accessed_at": None,
+                    "expires_at": None,
+                    "deleted_at": None,
+                },
+                [
+                    {
+                        "memory_id": memory_id,
+                        "band": band,
+                        "value": value,
+                        "tenant_id": TENANT,
+                        "user_id": user,
+                        "content_type": "fact",
+                    }
+                    for band, value in enumerate(norm.bands(simhash))
+                ],
+            )
+
+
+def load(database: Database, data: Dataset) -> None:
+    batch_rows, batch_bands = [], []
+    with database.transaction() as connection:
+        for row, row_bands in data.rows(time.time()):
+            batch_rows.append(row)
+            batch_bands.extend(row_bands)
+            if len(batch_rows) == 2_000:
+                connection.execute(insert(memories), batch_rows)
+                connection.execute(insert(bands), batch_bands)
+                batch_rows, batch_bands = [], []
+        if batch_rows:
+            connection.execute(insert(memories), batch_rows)
+            connection.execute(insert(bands), batch_bands)
+    # Committed: statistics gathered in a transaction that rolls back are rolled back too.
+    with database.transaction() as connection:
+        connection.exec_driver_sql("ANALYZE")
+
+
+RAW_INSERT_COLUMNS = (
+    "id, tenant_id, user_id, content_type, content, content_hash, simhash, importance, "
+    "access_count, metadata_json, embedding, created_at, reinforced_at"
+)
+RAW_SELECT = (
+    "SELECT id, embedding, importance, reinforced_at FROM memories WHERE tenant_id = {p} "
+    "AND user_id = {p} AND deleted_at IS NULL AND (expires_at IS NULL OR expires_at > {p})"
+)
+
+
+def raw_row(i: int, text: str, vector: np.ndarray) -> tuple[Any, ...]:
+    normal = norm.normalize(text)
+    return (
+        uuid.uuid4().hex,
+        TENANT,
+        "raw-user",
+        "fact",
+        text,
+        norm.content_hash(normal),
+        norm.to_signed(norm.simhash(normal)),
+        0.5,
+        0,
+        "{}",
+        vector_codec.encode(vector),
+        time.time(),
+        time.time(),
+    )
+
+
+def store_operations(
+    database: Database,
+    data: Dataset,
+    insert_once: Callable[[Any], Any],
+    select_once: Callable[[str], Any],
+) -> dict[str, Callable[[int], Any]]:
+    """The store's operations and the bare driver's, keyed by table row name."""
+    store = MemoryStore(database, LocalOnnxEmbeddings(), MemoryConfig())
+    rng = random.Random(1)
+    total = OPS + 20
+    fresh = unit_vectors(np.random.default_rng(2), 2 * total)
+    texts = [sentence(rng, 10_000_000 + i) for i in range(total)]
+    raw_texts = [sentence(rng, 20_000_000 + i) for i in range(total)]
+    queries = unit_vectors(np.random.default_rng(3), total)
+
+    def scope(i: int) -> Scope:
+        return Scope(TENANT, data.users[i % data.size])
+
+    def remember_new(i: int) -> None:
+        assert not store.remember(scope(i), texts[i], embedding=fresh[i]).deduped
+
+    def remember_exact(i: int) -> None:
+        j = (i * 37) % data.size
+        result = store.remember(scope(j), data.texts[j].upper() + "!", embedding=data.vectors[j])
+        assert result.dedup_tier == "exact"
+
+    def remember_near(i: int) -> None:
+        j = (i * 53 + 11) % data.size
+        near = data.texts[j].replace(":", ",", 1)
+        result = store.remember(scope(j), near, embedding=fresh[total + i])
+        assert result.dedup_tier in ("near", "exact")
+
+    def recall(i: int) -> None:
+        store.recall(scope(i * 7), "q", query_embedding=queries[i], limit=5)
+
+    return {
+        "remember new": remember_new,
+        "remember exact dup": remember_exact,
+        "remember near dup": remember_near,
+        "recall (k=5)": recall,
+        "raw INSERT": lambda i: insert_once(raw_row(i, raw_texts[i], fresh[i])),
+        "raw SELECT user rows": lambda i: select_once(data.users[(i * 7) % data.size]),
+    }
+
+
+@contextlib.contextmanager
+def postgres_database(server_url: str) -> Iterator[str]:
+    admin = make_url(server_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"sa_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield (
+            make_url(server_url)
+            .set(drivername="postgresql", database=name)
+            .render_as_string(hide_password=False)
+        )
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def bench_postgres(server_url: str, data: Dataset) -> dict[str, Any]:
+    from langgraph.store.base import PutOp
+    from langgraph.store.postgres import PostgresStore
+
+    with postgres_database(server_url) as libpq_url:
+        database = Database(DatabaseConfig(url=libpq_url))
+        migrate.upgrade(database)
+        load(database, data)
+        with (
+            psycopg.connect(libpq_url, autocommit=True) as conn,
+            PostgresStore.from_conn_string(libpq_url) as lg_store,
+        ):
+            lg_store.setup()
+            ops = [
+                PutOp((TENANT, user), f"m{i}", {"content": text, "importance": 0.5})
+                for i, (text, user) in enumerate(zip(data.texts, data.users, strict=True))
+            ]
+            for start in range(0, len(ops), 2_000):
+                lg_store.batch(ops[start : start + 2_000])
+            conn.execute("ANALYZE")
+            placeholders = ", ".join(["%s"] * 13)
+            insert_sql = f"INSERT INTO memories ({RAW_INSERT_COLUMNS}) VALUES ({placeholders})"
+            select_sql = RAW_SELECT.format(p="%s")
+            operations = store_operations(
+                database,
+                data,
+                lambda row: conn.execute(insert_sql, row),
+                lambda user: conn.execute(select_sql, (TENANT, user, time.time())).fetchall(),
+            )
+            rng = random.Random(4)
+            new_texts = [sentence(rng, 30_000_000 + i) for i in range(OPS + 20)]
+            operations["PostgresStore put"] = lambda i: lg_store.put(
+                (TENANT, data.users[i % data.size]),
+                f"new{i}",
+                {"content": new_texts[i], "importance": 0.5},
+            )
+            operations["PostgresStore search"] = lambda i: lg_store.search(
+                (TENANT, data.users[(i * 7) % data.size]), limit=5
+            )
+            results = interleaved(operations)
+        database.dispose()
+    return results
+
+
+def bench_sqlite(data: Dataset) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "bench.db"
+        database = Database(DatabaseConfig(url=f"sqlite:///{path}"))
+        migrate.upgrade(database)
+        load(database, data)
+        conn = sqlite3.connect(path)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        placeholders = ", ".join(["?"] * 13)
+        insert_sql = f"INSERT INTO memories ({RAW_INSERT_COLUMNS}) VALUES ({placeholders})"
+        select_sql = RAW_SELECT.format(p="?")
+
+        def insert_once(row: Any) -> None:
+            with conn:
+                conn.execute(insert_sql, row)
+
+        operations = store_operations(
+            database,
+            data,
+            insert_once,
+            lambda user: conn.execute(select_sql, (TENANT, user, time.time())).fetchall(),
+        )
+        results = interleaved(operations)
+        conn.close()
+        database.dispose()
+    return results
+
+
+def embedding_cost() -> tuple[float, float]:
+    model = LocalOnnxEmbeddings()
+    rng = random.Random(5)
+    texts = [sentence(rng, i) for i in range(OPS + 10)]
+    return timed(lambda i: model.embed_documents([texts[i]]), count=OPS // 2)
+
+
+def pair_features(
+    left: list[str], right: list[str], cosine: np.ndarray, radius: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair: caught by a cheap tier (exact or SimHash), and the number guard."""
+    cache: dict[str, tuple[str, int]] = {}
+
+    def fingerprint(text: str) -> tuple[str, int]:
+        if text not in cache:
+            normal = norm.normalize(text)
+            cache[text] = (normal, norm.simhash(normal))
+        return cache[text]
+
+    cheap, guard = np.zeros(len(left), bool), np.zeros(len(left), bool)
+    for k, (a, b) in enumerate(zip(left, right, strict=True)):
+        guard[k] = norm.same_numbers(a, b)
+        (na, ha), (nb, hb) = fingerprint(a), fingerprint(b)
+        cheap[k] = na == nb or (guard[k] and norm.hamming(ha, hb) <= radius)
+    return cheap, guard
+
+
+def as_stored(matrix: np.ndarray) -> np.ndarray:
+    """Vectors at the precision the store keeps them (its semantic tier compares these)."""
+    return vector_codec.decode(vector_codec.encode(matrix), len(matrix), matrix.shape[1])
+
+
+def dedup_quality(thresholds: list[float]) -> list[tuple[str, float, float, float, float, int]]:
+    """Precision/recall of the store's tiers: exact, near (SimHash), semantic (+ number guard)."""
+    config = MemoryConfig()
+    model = LocalOnnxEmbeddings()
+    stsb = [json.loads(line) for line in (FIXTURES / "stsb" / "dev.jsonl").open()]
+    a = as_stored(model.embed_array([r["s1"] for r in stsb]))
+    b = as_stored(model.embed_array([r["s2"] for r in stsb]))
+    sets = {
+        "STS-B dev (score>=4)": (
+            [r["s1"] for r in stsb],
+            [r["s2"] for r in stsb],
+            (a * b).sum(axis=1),
+            np.array([r["score"] >= 4.0 for r in stsb]),
+        )
+    }
+    queries = [json.loads(line) for line in (FIXTURES / "stackfaq" / "queries_dev.jsonl").open()]
+    vectors = as_stored(model.embed_array([q["text"] for q in queries]))
+    i, j = np.triu_indices(len(queries), 1)
+    texts = [q["text"] for q in queries]
+    docs = np.array([q["doc_id"] for q in queries])
+    sets["StackFAQ same-doc pairs"] = (
+        [texts[k] for k in i],
+        [texts[k] for k in j],
+        (vectors[i] * vectors[j]).sum(axis=1),
+        docs[i] == docs[j],
+    )
+    rows = []
+    for name, (left, right, cosine, label) in sets.items():
+        cheap, guard = pair_features(left, right, cosine, config.simhash_radius)
+        for threshold in thresholds:
+            predicted = cheap | (guard & (cosine >= threshold))
+            hits = int((predicted & label).sum())
+            precision = hits / max(int(predicted.sum()), 1)
+            recall = hits / int(label.sum())
+            f1 = 2 * precision * recall / (precision + recall) if hits else 0.0
+            rows.append((name, threshold, precision, recall, f1, len(left)))
+    return rows
+
+
+def ratio(a: tuple[float, float] | None, b: tuple[float, float] | None) -> str:
+    return "" if not a or not b else f"{a[0] / b[0]:.2f}x"
+
+
+def print_table(
+    data: Dataset, pg: dict[str, Any], lite: dict[str, Any], embed: tuple[float, float]
+) -> None:
+    size, users = data.size, data.user_count
+    per_user = size // users
+    print(
+        f"\n== {size:,} memories in one tenant ({users} users x {per_user}), medians/p99 in µs =="
+    )
+    header = f"{'operation':<24}{'postgres p50':>14}{'p99':>10}{'sqlite p50':>13}{'p99':>10}"
+    print(header)
+    print("-" * len(header))
+    names = [
+        "remember new",
+        "remember exact dup",
+        "remember near dup",
+        "recall (k=5)",
+        "raw INSERT",
+        "raw SELECT user rows",
+        "PostgresStore put",
+        "PostgresStore search",
+    ]
+    for name in names:
+        p, s = pg.get(name), lite.get(name)
+        cells = [
+            f"{p[0]:>14,.0f}{p[1]:>10,.0f}" if p else f"{'':>24}",
+            f"{s[0]:>13,.0f}{s[1]:>10,.0f}" if s else f"{'-':>13}{'':>10}",
+        ]
+        print(f"{name:<24}{cells[0]}{cells[1]}")
+    print(f"{'embed one text (model)':<24}{embed[0]:>14,.0f}{embed[1]:>10,.0f}{'(same model)':>23}")
+    print("ratios:")
+    print(
+        f"  remember new / raw INSERT:        pg {ratio(pg.get('remember new'), pg.get('raw INSERT'))}"
+        f"   sqlite {ratio(lite.get('remember new'), lite.get('raw INSERT'))}"
+    )
+    print(
+        f"  remember new / PostgresStore put: pg {ratio(pg.get('remember new'), pg.get('PostgresStore put'))}"
+    )
+    print(
+        f"  recall / PostgresStore search:    pg {ratio(pg.get('recall (k=5)'), pg.get('PostgresStore search'))}"
+        f"   sqlite {ratio(lite.get('recall (k=5)'), pg.get('PostgresStore search'))}"
+    )
+    print(
+        f"  recall / raw SELECT user rows:    pg {ratio(pg.get('recall (k=5)'), pg.get('raw SELECT user rows'))}"
+        f"   sqlite {ratio(lite.get('recall (k=5)'), lite.get('raw SELECT user rows'))}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="also 100k memories per tenant: 1,000 users x 100, and 100 heavy users x 1,000",
+    )
+    args = parser.parse_args()
+    server_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    embed = embedding_cost()
+    for size, users in FULL_LAYOUTS if args.full else LAYOUTS:
+        data = Dataset(size, users)
+        pg = bench_postgres(server_url, data)
+        lite = bench_sqlite(data)
+        print_table(data, pg, lite, embed)
+    config = MemoryConfig()
+    print(f"\n== dedup quality (store tiers; default threshold {config.semantic_threshold}) ==")
+    print(f"{'pairs':<24}{'threshold':>10}{'precision':>11}{'recall':>8}{'F1':>7}{'n':>9}")
+    for name, threshold, precision, recall, f1, n in dedup_quality(
+        sorted({0.72, 0.80, config.semantic_threshold, 0.92})
+    ):
+        mark = " <- default" if threshold == config.semantic_threshold else ""
+        print(
+            f"{name:<24}{threshold:>10.2f}{precision:>11.3f}{recall:>8.3f}{f1:>7.3f}{n:>9,}{mark}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""Engines and transaction scopes for the relational store (SQLite embedded, Postgres in production).
+
+One ``Database`` owns a sync and an async engine on the same URL so that LangChain's paired
+sync/async APIs share pool settings. Hot paths use Core statements on a connection from
+``transaction()`` / ``atransaction()``; an ORM session is available for the rare complex write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import QueuePool
+from sqlmodel import Session
+
+from storage.config import DatabaseConfig
+
+# Copy the WAL into the database file and empty it: after an erasure, deleted rows (zeroed in
+# the file by secure_delete) must not survive in the WAL either.
+WAL_TRUNCATE = "PRAGMA wal_checkpoint(TRUNCATE)"
+
+
+def _urls(config: DatabaseConfig) -> tuple[URL, URL]:
+    if not config.url:
+        raise ValueError("database.url is empty; Settings fills it with the embedded default")
+    url = make_url(config.url)
+    if config.password is not None:
+        url = url.set(password=config.password.get_secret_value())
+    backend = url.get_backend_name()
+    if backend in ("postgresql", "postgres"):
+        sync = url.set(drivername="postgresql+psycopg")
+        return sync, sync
+    if backend == "sqlite":
+        return url.set(drivername="sqlite"), url.set(drivername="sqlite+aiosqlite")
+    raise ValueError(f"database.url: unsupported backend {backend!r} (use postgresql or sqlite)")
+
+
+class Database:
+    """The relational store: engines, transaction scopes, pool statistics, shutdown."""
+
+    def __init__(self, config: DatabaseConfig) -> None:
+        self.config = config
+        sync_url, async_url = _urls(config)
+        self.backend = "sqlite" if sync_url.get_backend_name() == "sqlite" else "postgresql"
+        if self.backend == "sqlite":
+            if sync_url.database and sync_url.database != ":memory:":
+                Path(sync_url.database).parent.mkdir(parents=True, exist_ok=True)
+            options: dict[str, Any] = {
+                "poolclass": QueuePool,
+                "pool_size": config.pool_size,
+                "max_overflow": config.max_overflow,
+                "pool_timeout": config.pool_timeout_s,
+                "connect_args": {"timeout": config.sqlite_busy_timeout_ms / 1000},
+            }
+        else:
+            server_options = f"-c statement_timeout={config.statement_timeout_ms}"
+            options = {
+                "pool_size": config.pool_size,
+                "max_overflow": config.max_overflow,
+                "pool_timeout": config.pool_timeout_s,
+                "pool_recycle": config.pool_recycle_s,
+                "pool_pre_ping": config.pool_pre_ping,
+                "connect_args": {
+                    "connect_timeout": config.connect_timeout_s,
+                    "application_name": config.application_name,
+                    "options": server_options,
+                },
+            }
+        self.engine: Engine = create_engine(sync_url, **options)
+        async_options = dict(options)
+        async_options.pop("poolclass", None)
+        self.async_engine: AsyncEngine = create_async_engine(async_url, **async_options)
+        if self.backend == "sqlite":
+            self._tune_sqlite(self.engine)
+            self._tune_sqlite(self.async_engine.sync_engine)
+
+    def _tune_sqlite(self, engine: Engine) -> None:
+        busy_ms = self.config.sqlite_busy_timeout_ms
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            # Customer data is erased on request: deleted rows must not linger in free pages.
+            cursor.execute("PRAGMA secure_delete=ON")
+            cursor.close()
+
+    @property
+    def url(self) -> str:
+        """The URL without its password, safe to log."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A connection inside a transaction: committed on exit, rolled back on error."""
+        with self.engine.begin() as connection:
+            yield connection
+
+    @contextlib.asynccontextmanager
+    async def atransaction(self) -> AsyncIterator[AsyncConnection]:
+        async with self.async_engine.begin() as connection:
+            yield connection
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """An ORM session that commits on success, rolls back on error, always closes."""
+        with Session(self.engine) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def truncate_wal(self) -> None:
+        """SQLite: leave no copy of deleted rows in the WAL. Postgres: nothing to do."""
+        if self.backend == "sqlite":
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql(WAL_TRUNCATE)
+
+    async def atruncate_wal(self) -> None:
+        if self.backend == "sqlite":
+            async with self.async_engine.connect() as connection:
+                await connection.exec_driver_sql(WAL_TRUNCATE)
+
+    def pool_status(self) -> dict[str, Any]:
+        """Pool occupancy of both engines, for health checks."""
+        return {
+            "backend": self.backend,
+            "sync": _pool_numbers(self.engine),
+            "async": _pool_numbers(self.async_engine.sync_engine),
+        }
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    async def adispose(self) -> None:
+        await self.async_engine.dispose()
+        self.engine.dispose()
+
+
+def _pool_numbers(engine: Engine) -> dict[str, int]:
+    pool = engine.pool
+    if not isinstance(pool, QueuePool):
+        return {}
+    return {
+        "size": pool.size(),
+        "checked_out": pool.checkedout(),
+        "idle": pool.checkedin(),
+        "overflow": max(pool.overflow(), 0),
+    }

@@ -1,0 +1,152 @@
+"""Validation of everything a caller passes to the store, before any I/O.
+
+Nothing is truncated silently: an over-long text or metadata is rejected with the limit, so a
+caller never believes a fact was stored whole when it was not.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from storage.config import MemoryConfig
+from storage.memory.errors import InvalidMemoryInputError
+
+CONTENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+MAX_TTL_S = 10 * 365 * 86_400
+MAX_DIMENSION = 8_192
+# C0 controls except tab and newline, DEL, C1 controls, and lone surrogates (not encodable).
+_UNWANTED = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def clean_text(value: str) -> str:
+    return _UNWANTED.sub("", value).strip()
+
+
+def _config(info: ValidationInfo) -> MemoryConfig:
+    return (info.context or {}).get("config") or MemoryConfig()
+
+
+def _bounded_text(value: str, info: ValidationInfo) -> str:
+    cleaned = clean_text(value)
+    if not cleaned:
+        raise ValueError("is empty after removing control characters and whitespace")
+    limit = _config(info).max_content_chars
+    if len(cleaned) > limit:
+        raise ValueError(f"is {len(cleaned)} characters; the limit is {limit}")
+    return cleaned
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Nesting depth, walked iteratively so a hostile structure cannot exhaust the stack."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list | tuple):
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                return deepest
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+class RememberInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    content: str
+    content_type: str = Field(default="fact", pattern=CONTENT_TYPE_PATTERN)
+    importance: float = Field(default=0.5, ge=0, le=1, allow_inf_nan=False)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    ttl_s: int | None = Field(default=None, ge=1, le=MAX_TTL_S)
+
+    @field_validator("content")
+    @classmethod
+    def _content(cls, value: str, info: ValidationInfo) -> str:
+        return _bounded_text(value, info)
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        config = _config(info)
+        if _depth(value, config.max_metadata_depth) > config.max_metadata_depth:
+            raise ValueError(f"is nested deeper than {config.max_metadata_depth} levels")
+        try:
+            encoded = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError):
+            raise ValueError(
+                "must be JSON-serialisable (str, number, bool, null, list, dict)"
+            ) from None
+        size = len(encoded.encode("utf-8"))
+        if size > config.max_metadata_bytes:
+            raise ValueError(f"is {size} bytes as JSON; the limit is {config.max_metadata_bytes}")
+        return value
+
+    def metadata_json(self) -> str:
+        return json.dumps(self.metadata, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+class RecallInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str
+    content_types: list[str] | None = Field(default=None, min_length=1, max_length=32)
+    limit: int = Field(default=5, ge=1)
+
+    @field_validator("query")
+    @classmethod
+    def _query(cls, value: str, info: ValidationInfo) -> str:
+        return _bounded_text(value, info)
+
+    @field_validator("content_types")
+    @classmethod
+    def _content_types(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            for item in value:
+                if not re.fullmatch(CONTENT_TYPE_PATTERN, item):
+                    raise ValueError(
+                        f"{item[:40]!r} is not a content type ({CONTENT_TYPE_PATTERN})"
+                    )
+        return value
+
+    @field_validator("limit")
+    @classmethod
+    def _limit(cls, value: int, info: ValidationInfo) -> int:
+        limit = _config(info).max_recall_limit
+        if value > limit:
+            raise ValueError(f"is {value}; the largest allowed is {limit}")
+        return value
+
+
+def parse(model: type[Model], config: MemoryConfig, **values: Any) -> Model:
+    """Validate, turning Pydantic's error into one that names the field and never echoes input."""
+    try:
+        return model.model_validate(values, context={"config": config})
+    except ValidationError as exc:
+        error = exc.errors(include_input=False, include_url=False)[0]
+        field = ".".join(str(part) for part in error["loc"]) or model.__name__
+        raise InvalidMemoryInputError(field, error["msg"].removeprefix("Value error, ")) from None
+
+
+def unit_vector(field: str, vector: Sequence[float] | np.ndarray) -> np.ndarray:
+    """A caller-supplied embedding as a finite, non-zero, L2-normalised float32 vector."""
+    try:
+        array = np.asarray(vector, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise InvalidMemoryInputError(field, "must be a sequence of numbers") from None
+    if array.ndim != 1 or not 1 <= array.shape[0] <= MAX_DIMENSION:
+        raise InvalidMemoryInputError(field, f"must be one vector of 1-{MAX_DIMENSION} numbers")
+    if not np.isfinite(array).all():
+        raise InvalidMemoryInputError(field, "contains NaN or infinity")
+    norm = float(np.linalg.norm(array))
+    if norm == 0 or not math.isfinite(norm):
+        raise InvalidMemoryInputError(field, "has zero length")
+    return array / norm

@@ -1,0 +1,121 @@
+"""SQL every operation shares: scope filters, liveness, dialect upserts, vector fetches.
+
+Scope filters are equality on each id column: never LIKE or a prefix, so tenant "foo" can
+never match "foobar" and "%" or "_" in an id are just characters. Hot-path statements take
+bind parameters (``tenant_id``, ``user_id``, ``now``...) so they are built and compiled once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, literal_column, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from storage.memory import vector_codec
+from storage.memory.scope import Scope
+from storage.memory.tables import memories
+
+RECORD_COLUMNS = (
+    memories.c.id,
+    memories.c.tenant_id,
+    memories.c.user_id,
+    memories.c.session_id,
+    memories.c.content_type,
+    memories.c.content,
+    memories.c.importance,
+    memories.c.access_count,
+    memories.c.metadata_json,
+    memories.c.created_at,
+    memories.c.reinforced_at,
+    memories.c.last_accessed_at,
+    memories.c.expires_at,
+)
+Time = float | ColumnElement[Any]
+
+
+def owned_by(tenant_id: Any, user_id: Any) -> ColumnElement[bool]:
+    return and_(memories.c.tenant_id == tenant_id, memories.c.user_id == user_id)
+
+
+def in_scope(scope: Scope) -> ColumnElement[bool]:
+    return owned_by(scope.tenant_id, scope.user_id)
+
+
+def bound_scope() -> ColumnElement[bool]:
+    """Scope filter on parameters named apart from the columns (UPDATE reserves those)."""
+    return owned_by(bindparam("scope_tenant"), bindparam("scope_user"))
+
+
+def scope_parameters(scope: Scope) -> dict[str, Any]:
+    return {"scope_tenant": scope.tenant_id, "scope_user": scope.user_id}
+
+
+def expired(now: Time) -> ColumnElement[bool]:
+    return and_(memories.c.expires_at.is_not(None), memories.c.expires_at <= now)
+
+
+def live(now: Time) -> ColumnElement[bool]:
+    """Neither forgotten nor past its TTL: expired rows are invisible before any sweep."""
+    return and_(
+        memories.c.deleted_at.is_(None),
+        or_(memories.c.expires_at.is_(None), memories.c.expires_at > now),
+    )
+
+
+def insert_for(backend: str) -> Any:
+    """The dialect's INSERT, which has ``on_conflict_do_update/nothing`` on both backends."""
+    return postgresql.insert if backend == "postgresql" else sqlite.insert
+
+
+def vector_select(backend: str, *conditions: ColumnElement[bool]) -> Select[Any]:
+    """Live vectors of one scope with the columns ranking needs.
+
+    On Postgres the rows come back aggregated into one row (arrays and one concatenated
+    bytea): one row to decode instead of one per memory, ~3x faster for a thousand rows.
+    Only vectors of the query's byte width (``:width``) are compared.
+    """
+    where = (
+        *conditions,
+        memories.c.embedding.is_not(None),
+        func.length(memories.c.embedding) == bindparam("width"),
+    )
+    if backend == "postgresql":
+        return select(
+            func.array_agg(memories.c.id),
+            func.string_agg(memories.c.embedding, literal_column("''::bytea")),
+            func.array_agg(memories.c.importance),
+            func.array_agg(memories.c.reinforced_at),
+        ).where(*where)
+    return select(
+        memories.c.id, memories.c.embedding, memories.c.importance, memories.c.reinforced_at
+    ).where(*where)
+
+
+@dataclass(frozen=True, slots=True)
+class Vectors:
+    ids: list[str]
+    matrix: np.ndarray
+    importance: np.ndarray
+    reinforced_at: np.ndarray
+
+    @classmethod
+    def read(cls, backend: str, rows: list[Any], dimension: int) -> Vectors:
+        if backend == "postgresql":
+            ids, blob, importance, reinforced = rows[0] if rows else (None, None, None, None)
+            if not ids:
+                ids, blob, importance, reinforced = [], b"", [], []
+        else:
+            ids = [row[0] for row in rows]
+            blob = b"".join(row[1] for row in rows)
+            importance = [row[2] for row in rows]
+            reinforced = [row[3] for row in rows]
+        matrix = vector_codec.decode(blob, len(ids), dimension)
+        return cls(
+            ids=list(ids),
+            matrix=matrix,
+            importance=np.asarray(importance, dtype=np.float64),
+            reinforced_at=np.asarray(reinforced, dtype=np.float64),
+        )

@@ -1,0 +1,94 @@
+"""recall(): one indexed fetch of the scope's live vectors, numpy ranking, then one UPDATE
+that both counts the access and returns the winners' full rows.
+
+The two statements run in autocommit (two round trips instead of five with BEGIN/COMMIT):
+neither needs the other's atomicity, and the UPDATE re-checks scope and liveness, so a
+memory forgotten in between is neither counted nor returned.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+from sqlalchemy import Select, Update, bindparam, func, update
+
+from storage.config import MemoryConfig
+from storage.memory import vector_codec
+from storage.memory.binary_results import binary_results
+from storage.memory.execution import Plan, Step
+from storage.memory.inputs import RecallInput
+from storage.memory.models import MemoryRecord, RecalledMemory
+from storage.memory.queries import (
+    RECORD_COLUMNS,
+    Vectors,
+    bound_scope,
+    live,
+    scope_parameters,
+    vector_select,
+)
+from storage.memory.ranking import top_scores
+from storage.memory.scope import Scope
+from storage.memory.tables import memories
+
+
+@functools.cache
+def _fetch(backend: str, by_type: bool) -> Select:
+    conditions = [bound_scope(), live(bindparam("now"))]
+    if by_type:
+        conditions.append(memories.c.content_type.in_(bindparam("content_types", expanding=True)))
+    return binary_results(vector_select(backend, *conditions))
+
+
+@functools.cache
+def _touch(backend: str) -> Update:
+    conditions = [
+        bound_scope(),
+        memories.c.id.in_(bindparam("ids", expanding=True)),
+        live(bindparam("now")),
+    ]
+    if backend == "postgresql":
+        # The only write of a recall is the access count: not worth waiting for a WAL flush
+        # on a read path (a crash may lose the last counts, never a memory). Set inside the
+        # statement, so it applies to exactly this autocommit transaction.
+        conditions.append(func.set_config("synchronous_commit", "off", True) == "off")
+    return (
+        update(memories)
+        .where(*conditions)
+        .values(access_count=memories.c.access_count + 1, last_accessed_at=bindparam("now"))
+        .returning(*RECORD_COLUMNS)
+    )
+
+
+def recall_plan(
+    *,
+    scope: Scope,
+    request: RecallInput,
+    query: np.ndarray,
+    config: MemoryConfig,
+    backend: str,
+    now: float,
+) -> Plan[list[RecalledMemory]]:
+    parameters = {
+        **scope_parameters(scope),
+        "now": now,
+        "width": vector_codec.width(query.shape[0]),
+    }
+    if request.content_types:
+        parameters["content_types"] = request.content_types
+    rows = yield Step(_fetch(backend, bool(request.content_types)), "all", parameters)
+    vectors = Vectors.read(backend, rows, query.shape[0])
+    ranked = top_scores(vectors, query, now, config.half_life_days * 86_400, request.limit)
+    if not ranked:
+        return []
+    touched = yield Step(
+        _touch(backend),
+        "all",
+        {**scope_parameters(scope), "now": now, "ids": [memory_id for memory_id, _ in ranked]},
+    )
+    records = {row.id: MemoryRecord.from_row(row) for row in touched}
+    return [
+        RecalledMemory(memory=records[memory_id], score=score)
+        for memory_id, score in ranked
+        if memory_id in records
+    ]

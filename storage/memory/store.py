@@ -1,0 +1,332 @@
+"""MemoryStore: the sync and async API over the plans in this package.
+
+Each call validates its input first (nothing touches the database for bad input), embeds
+outside any transaction (a ~3 ms model call must not hold a connection or SQLite's write
+lock), then runs its plan: every write in exactly one transaction (on Postgres remember's
+write is one statement, see ``remember_postgres``), so a failure leaves nothing behind;
+recall as two autocommit statements (see ``recall``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from storage.config import MemoryConfig
+from storage.engine import Database
+from storage.memory import binary_results
+from storage.memory.erasure import export_plan, forget_plan, purge_plan, validate_memory_id
+from storage.memory.errors import EmbeddingFailedError, MemoryStorageError
+from storage.memory.execution import Plan, arun, run
+from storage.memory.inputs import RecallInput, RememberInput, parse, unit_vector
+from storage.memory.models import RecalledMemory, RememberResult
+from storage.memory.recall import recall_plan
+from storage.memory.remember import remember_plan
+from storage.memory.remember_postgres import remember_plan_postgres
+from storage.memory.scope import Scope, validate_id
+from storage.memory.sweep import sweep_batch_plan
+
+T = TypeVar("T")
+Vector = Sequence[float] | np.ndarray
+
+
+@contextlib.contextmanager
+def _storage_errors(operation: str) -> Iterator[None]:
+    """Translate driver errors; the message names the failure class, never the parameters."""
+    try:
+        yield
+    except DBAPIError as exc:
+        retryable = isinstance(exc, OperationalError) or exc.connection_invalidated
+        cause = type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__
+        raise MemoryStorageError(
+            f"memory {operation} failed in the database ({cause}); nothing was written",
+            retryable=retryable,
+        ) from exc
+    except PoolTimeoutError as exc:
+        raise MemoryStorageError(
+            f"memory {operation}: no database connection available in time", retryable=True
+        ) from exc
+    except SQLAlchemyError as exc:
+        raise MemoryStorageError(
+            f"memory {operation} failed ({type(exc).__name__}); nothing was written",
+            retryable=False,
+        ) from exc
+
+
+class MemoryStore:
+    """Long-term memories of one (tenant, user) at a time; see the package modules for why."""
+
+    def __init__(self, database: Database, embeddings: Embeddings, config: MemoryConfig) -> None:
+        self.database = database
+        self.embeddings = embeddings
+        self.config = config
+        binary_results.enable(database.engine)
+        binary_results.enable(database.async_engine.sync_engine)
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _run(self, operation: str, plan: Plan[T]) -> T:
+        with _storage_errors(operation), self.database.transaction() as connection:
+            return run(connection, plan)
+
+    async def _arun(self, operation: str, plan: Plan[T]) -> T:
+        with _storage_errors(operation):
+            async with self.database.atransaction() as connection:
+                return await arun(connection, plan)
+
+    def _run_autocommit(self, operation: str, plan: Plan[T]) -> T:
+        """For plans whose statements are each atomic on their own (recall, Postgres remember)."""
+        with _storage_errors(operation), self.database.engine.connect() as connection:
+            return run(connection.execution_options(isolation_level="AUTOCOMMIT"), plan)
+
+    async def _arun_autocommit(self, operation: str, plan: Plan[T]) -> T:
+        with _storage_errors(operation):
+            async with self.database.async_engine.connect() as connection:
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+                return await arun(connection, plan)
+
+    def _embedded(self, field: str, compute: Any) -> np.ndarray:
+        try:
+            vector = compute()
+        except Exception as exc:
+            raise EmbeddingFailedError(
+                f"{field}: the embedding model failed ({type(exc).__name__})"
+            ) from exc
+        return unit_vector(field, vector)
+
+    async def _aembedded(self, field: str, compute: Any) -> np.ndarray:
+        try:
+            vector = await compute()
+        except Exception as exc:
+            raise EmbeddingFailedError(
+                f"{field}: the embedding model failed ({type(exc).__name__})"
+            ) from exc
+        return unit_vector(field, vector)
+
+    def _remember_input(
+        self,
+        content: str,
+        content_type: str,
+        importance: float,
+        metadata: dict[str, Any] | None,
+        ttl_s: int | None,
+    ) -> RememberInput:
+        return parse(
+            RememberInput,
+            self.config,
+            content=content,
+            content_type=content_type,
+            importance=importance,
+            metadata={} if metadata is None else metadata,
+            ttl_s=ttl_s,
+        )
+
+    def _remember(
+        self, scope: Scope, request: RememberInput, vector: np.ndarray
+    ) -> tuple[Plan[RememberResult], bool]:
+        """The plan and whether it runs in autocommit (Postgres: each statement atomic)."""
+        if self.database.backend == "postgresql":
+            plan = remember_plan_postgres(
+                scope=scope, request=request, vector=vector, config=self.config, now=time.time()
+            )
+            return plan, True
+        plan = remember_plan(
+            scope=scope,
+            request=request,
+            vector=vector,
+            config=self.config,
+            backend=self.database.backend,
+            now=time.time(),
+        )
+        return plan, False
+
+    def _recall(
+        self, scope: Scope, request: RecallInput, query: np.ndarray
+    ) -> Plan[list[RecalledMemory]]:
+        return recall_plan(
+            scope=scope,
+            request=request,
+            query=query,
+            config=self.config,
+            backend=self.database.backend,
+            now=time.time(),
+        )
+
+    def _purge(self, tenant_id: str, user_id: str) -> Plan[dict[str, int]]:
+        return purge_plan(
+            tenant_id=validate_id("tenant_id", tenant_id),
+            user_id=validate_id("user_id", user_id),
+            now=time.time(),
+            backend=self.database.backend,
+        )
+
+    def _sweep_batch(self, batch_size: int | None) -> Plan[tuple[int, int]]:
+        return sweep_batch_plan(
+            batch_size=batch_size or self.config.sweep_batch_size,
+            forget_grace_s=self.config.forget_grace_s,
+            now=time.time(),
+        )
+
+    # -- sync API ------------------------------------------------------------------------
+
+    def remember(
+        self,
+        scope: Scope,
+        content: str,
+        *,
+        content_type: str = "fact",
+        importance: float = 0.5,
+        metadata: dict[str, Any] | None = None,
+        ttl_s: int | None = None,
+        embedding: Vector | None = None,
+    ) -> RememberResult:
+        """Store a memory, or refresh the existing one it duplicates (exact, near, semantic)."""
+        request = self._remember_input(content, content_type, importance, metadata, ttl_s)
+        if embedding is not None:
+            vector = unit_vector("embedding", embedding)
+        else:
+            vector = self._embedded(
+                "content", lambda: self.embeddings.embed_documents([request.content])[0]
+            )
+        plan, autocommit = self._remember(scope, request, vector)
+        if autocommit:
+            return self._run_autocommit("remember", plan)
+        return self._run("remember", plan)
+
+    def recall(
+        self,
+        scope: Scope,
+        query: str,
+        *,
+        content_types: Sequence[str] | None = None,
+        limit: int = 5,
+        query_embedding: Vector | None = None,
+    ) -> list[RecalledMemory]:
+        """The scope's live memories ranked by relevance x decayed importance, best first."""
+        request = parse(
+            RecallInput, self.config, query=query, content_types=_listed(content_types), limit=limit
+        )
+        if query_embedding is not None:
+            vector = unit_vector("query_embedding", query_embedding)
+        else:
+            vector = self._embedded("query", lambda: self.embeddings.embed_query(request.query))
+        return self._run_autocommit("recall", self._recall(scope, request, vector))
+
+    def forget(self, scope: Scope, memory_id: str) -> bool:
+        """Hide a memory now (soft delete); the sweep erases its text after the grace period."""
+        plan = forget_plan(scope=scope, memory_id=validate_memory_id(memory_id), now=time.time())
+        return self._run("forget", plan)
+
+    def sweep(self, batch_size: int | None = None) -> int:
+        """Hard-delete expired and long-forgotten memories in batches; returns rows deleted."""
+        total = 0
+        size = batch_size or self.config.sweep_batch_size
+        while True:
+            claimed, deleted = self._run("sweep", self._sweep_batch(size))
+            total += deleted
+            if claimed < size:
+                return total
+
+    def export(self, tenant_id: str, user_id: str) -> dict[str, Any]:
+        """Everything held about one user, as JSON-safe data (vectors left out: derived data)."""
+        plan = export_plan(
+            tenant_id=validate_id("tenant_id", tenant_id),
+            user_id=validate_id("user_id", user_id),
+            now=time.time(),
+        )
+        return self._run("export", plan)
+
+    def purge(self, tenant_id: str, user_id: str) -> dict[str, int]:
+        """Erase every row of one user now; returns what was removed, per kind of data."""
+        counts = self._run("purge", self._purge(tenant_id, user_id))
+        with _storage_errors("purge"):
+            self.database.truncate_wal()
+        return counts
+
+    # -- async API -----------------------------------------------------------------------
+
+    async def aremember(
+        self,
+        scope: Scope,
+        content: str,
+        *,
+        content_type: str = "fact",
+        importance: float = 0.5,
+        metadata: dict[str, Any] | None = None,
+        ttl_s: int | None = None,
+        embedding: Vector | None = None,
+    ) -> RememberResult:
+        request = self._remember_input(content, content_type, importance, metadata, ttl_s)
+        if embedding is not None:
+            vector = unit_vector("embedding", embedding)
+        else:
+            vector = await self._aembedded("content", lambda: self._aembed_one(request.content))
+        plan, autocommit = self._remember(scope, request, vector)
+        if autocommit:
+            return await self._arun_autocommit("remember", plan)
+        return await self._arun("remember", plan)
+
+    async def _aembed_one(self, text: str) -> list[float]:
+        return (await self.embeddings.aembed_documents([text]))[0]
+
+    async def arecall(
+        self,
+        scope: Scope,
+        query: str,
+        *,
+        content_types: Sequence[str] | None = None,
+        limit: int = 5,
+        query_embedding: Vector | None = None,
+    ) -> list[RecalledMemory]:
+        request = parse(
+            RecallInput, self.config, query=query, content_types=_listed(content_types), limit=limit
+        )
+        if query_embedding is not None:
+            vector = unit_vector("query_embedding", query_embedding)
+        else:
+            vector = await self._aembedded(
+                "query", lambda: self.embeddings.aembed_query(request.query)
+            )
+        return await self._arun_autocommit("recall", self._recall(scope, request, vector))
+
+    async def aforget(self, scope: Scope, memory_id: str) -> bool:
+        plan = forget_plan(scope=scope, memory_id=validate_memory_id(memory_id), now=time.time())
+        return await self._arun("forget", plan)
+
+    async def asweep(self, batch_size: int | None = None) -> int:
+        total = 0
+        size = batch_size or self.config.sweep_batch_size
+        while True:
+            claimed, deleted = await self._arun("sweep", self._sweep_batch(size))
+            total += deleted
+            if claimed < size:
+                return total
+
+    async def aexport(self, tenant_id: str, user_id: str) -> dict[str, Any]:
+        plan = export_plan(
+            tenant_id=validate_id("tenant_id", tenant_id),
+            user_id=validate_id("user_id", user_id),
+            now=time.time(),
+        )
+        return await self._arun("export", plan)
+
+    async def apurge(self, tenant_id: str, user_id: str) -> dict[str, int]:
+        counts = await self._arun("purge", self._purge(tenant_id, user_id))
+        with _storage_errors("purge"):
+            await self.database.atruncate_wal()
+        return counts
+
+
+def _listed(content_types: Sequence[str] | None) -> list[str] | None:
+    if content_types is None or isinstance(content_types, list):
+        return content_types
+    if isinstance(content_types, str):
+        return [content_types]
+    return list(content_types)

@@ -1,0 +1,356 @@
+"""Create and read tickets with the database deciding duplicates.
+
+``create`` inserts with ``ON CONFLICT DO NOTHING`` (both unique guards of ``tickets``) and, on a
+conflict, reads back the ticket that won. So any number of concurrent or resumed calls with
+one idempotency key, or for one customer and reason, leave exactly one active ticket, on
+SQLite and on PostgreSQL alike, across processes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import (
+    Connection,
+    Executable,
+    Row,
+    and_,
+    case,
+    delete,
+    false,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.crm.tables import utcnow
+from storage.engine import Database
+from storage.tickets.tables import (
+    ACTIVE_STATUSES,
+    TICKET_STATUSES,
+    WEBHOOK_STATUSES,
+    TicketEventRow,
+    TicketRow,
+)
+
+_TICKETS = TicketRow.__table__
+_EVENTS = TicketEventRow.__table__
+_ATTEMPTS = 3
+
+DuplicateOf = Literal["idempotency_key", "active_ticket"]
+
+
+class TicketStoreError(RuntimeError):
+    """The database kept refusing the ticket without showing the one that won."""
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    tenant_id: str
+    customer_ref: str
+    reason: str
+    priority: str
+    summary: str
+    handoff: dict[str, Any]
+    sla_due_at: datetime
+    idempotency_key: str | None = None
+    conversation_ref: str | None = None
+    webhook_status: str = "disabled"
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: str
+    tenant_id: str
+    customer_ref: str
+    reason: str
+    status: str
+    priority: str
+    summary: str
+    handoff: dict[str, Any]
+    idempotency_key: str | None
+    conversation_ref: str | None
+    webhook_status: str
+    sla_due_at: datetime
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any]) -> Ticket:
+        values = dict(mapping)
+        for name in ("sla_due_at", "created_at", "updated_at"):
+            values[name] = _aware(values[name])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class TicketResult:
+    ticket: Ticket
+    created: bool
+    duplicate_of: DuplicateOf | None = None
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite returns naive datetimes; every stored time is UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def new_ticket_id() -> str:
+    return f"tkt_{uuid.uuid4().hex}"
+
+
+class _Statements:
+    """The SQL of every operation, shared by the sync and async paths."""
+
+    @staticmethod
+    def insert(dialect: str, ticket_id: str, new: NewTicket, now: datetime) -> Executable:
+        module = postgresql if dialect == "postgresql" else sqlite
+        values = {
+            "id": ticket_id,
+            "tenant_id": new.tenant_id,
+            "customer_ref": new.customer_ref,
+            "reason": new.reason,
+            "status": "open",
+            "priority": new.priority,
+            "summary": new.summary,
+            "handoff": new.handoff,
+            "idempotency_key": new.idempotency_key,
+            "conversation_ref": new.conversation_ref,
+            "webhook_status": new.webhook_status,
+            "sla_due_at": new.sla_due_at,
+            "created_at": now,
+            "updated_at": now,
+        }
+        return (
+            module.insert(_TICKETS).values(values).on_conflict_do_nothing().returning(*_TICKETS.c)
+        )
+
+    @staticmethod
+    def winner(new: NewTicket) -> Executable:
+        """The ticket that beat this insert: same idempotency key first, else the active one."""
+        active = and_(
+            _TICKETS.c.customer_ref == new.customer_ref,
+            _TICKETS.c.reason == new.reason,
+            _TICKETS.c.status.in_(ACTIVE_STATUSES),
+        )
+        by_key = (
+            _TICKETS.c.idempotency_key == new.idempotency_key
+            if new.idempotency_key is not None
+            else false()
+        )
+        return (
+            select(_TICKETS, case((by_key, True), else_=False).label("by_key"))
+            .where(_TICKETS.c.tenant_id == new.tenant_id, or_(by_key, active))
+            .order_by(case((by_key, 0), else_=1))
+            .limit(1)
+        )
+
+    @staticmethod
+    def event(tenant_id: str, ticket_id: str, kind: str, detail: dict[str, Any]) -> Executable:
+        return insert(_EVENTS).values(
+            ticket_id=ticket_id, tenant_id=tenant_id, kind=kind, detail=detail, created_at=utcnow()
+        )
+
+    @staticmethod
+    def get(tenant_id: str, ticket_id: str) -> Executable:
+        return select(_TICKETS).where(_TICKETS.c.tenant_id == tenant_id, _TICKETS.c.id == ticket_id)
+
+    @staticmethod
+    def of_customer(tenant_id: str, customer_ref: str) -> Executable:
+        return (
+            select(_TICKETS)
+            .where(_TICKETS.c.tenant_id == tenant_id, _TICKETS.c.customer_ref == customer_ref)
+            .order_by(_TICKETS.c.created_at)
+        )
+
+    @staticmethod
+    def events(tenant_id: str, ticket_id: str) -> Executable:
+        return (
+            select(_EVENTS.c.kind, _EVENTS.c.detail, _EVENTS.c.created_at)
+            .where(_EVENTS.c.tenant_id == tenant_id, _EVENTS.c.ticket_id == ticket_id)
+            .order_by(_EVENTS.c.id)
+        )
+
+    @staticmethod
+    def purge(tenant_id: str, customer_ref: str) -> tuple[Executable, Executable]:
+        owned = select(_TICKETS.c.id).where(
+            _TICKETS.c.tenant_id == tenant_id, _TICKETS.c.customer_ref == customer_ref
+        )
+        return (
+            delete(_EVENTS).where(_EVENTS.c.tenant_id == tenant_id, _EVENTS.c.ticket_id.in_(owned)),
+            delete(_TICKETS).where(
+                _TICKETS.c.tenant_id == tenant_id, _TICKETS.c.customer_ref == customer_ref
+            ),
+        )
+
+    @staticmethod
+    def set_fields(tenant_id: str, ticket_id: str, **values: Any) -> Executable:
+        return (
+            update(_TICKETS)
+            .where(_TICKETS.c.tenant_id == tenant_id, _TICKETS.c.id == ticket_id)
+            .values(updated_at=utcnow(), **values)
+        )
+
+
+def _duplicate_event(new: NewTicket) -> dict[str, Any]:
+    """A second escalation for an active ticket is kept as an event, never dropped."""
+    return {
+        "summary": new.summary,
+        "priority": new.priority,
+        "idempotency_key": new.idempotency_key,
+        "conversation_ref": new.conversation_ref,
+    }
+
+
+def _resolve_winner(row: Row[Any] | None, new: NewTicket) -> tuple[Ticket, DuplicateOf] | None:
+    if row is None:
+        return None
+    values = dict(row._mapping)
+    by_key = bool(values.pop("by_key"))
+    return Ticket.from_mapping(values), "idempotency_key" if by_key else "active_ticket"
+
+
+_UPDATABLE = {"status": TICKET_STATUSES, "webhook_status": WEBHOOK_STATUSES}
+
+
+def _check_fields(fields: dict[str, Any]) -> None:
+    for name, value in fields.items():
+        allowed = _UPDATABLE.get(name)
+        if allowed is None:
+            raise ValueError(f"ticket field {name!r} cannot be updated")
+        if value not in allowed:
+            raise ValueError(f"unknown {name} {value!r}; expected one of {allowed}")
+
+
+class TicketStore:
+    """Tickets of every tenant; each method takes the tenant and never reads across it."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def create(self, new: NewTicket) -> TicketResult:
+        for _ in range(_ATTEMPTS):
+            with self.database.transaction() as connection:
+                result = self._create_in(connection, new)
+            if result is not None:
+                return result
+        raise TicketStoreError("ticket insert conflicted but no winning ticket was visible")
+
+    async def acreate(self, new: NewTicket) -> TicketResult:
+        for _ in range(_ATTEMPTS):
+            async with self.database.atransaction() as connection:
+                result = await self._acreate_in(connection, new)
+            if result is not None:
+                return result
+        raise TicketStoreError("ticket insert conflicted but no winning ticket was visible")
+
+    def _create_in(self, connection: Connection, new: NewTicket) -> TicketResult | None:
+        ticket_id, now = new_ticket_id(), utcnow()
+        statement = _Statements.insert(connection.dialect.name, ticket_id, new, now)
+        inserted = connection.execute(statement).first()
+        if inserted is not None:
+            connection.execute(_Statements.event(new.tenant_id, ticket_id, "created", {}))
+            return TicketResult(Ticket.from_mapping(inserted._mapping), created=True)
+        found = _resolve_winner(connection.execute(_Statements.winner(new)).first(), new)
+        if found is None:
+            return None
+        ticket, duplicate_of = found
+        if duplicate_of == "active_ticket":
+            connection.execute(
+                _Statements.event(
+                    new.tenant_id, ticket.id, "duplicate_request", _duplicate_event(new)
+                )
+            )
+        return TicketResult(ticket, created=False, duplicate_of=duplicate_of)
+
+    async def _acreate_in(self, connection: AsyncConnection, new: NewTicket) -> TicketResult | None:
+        ticket_id, now = new_ticket_id(), utcnow()
+        statement = _Statements.insert(connection.dialect.name, ticket_id, new, now)
+        inserted = (await connection.execute(statement)).first()
+        if inserted is not None:
+            await connection.execute(_Statements.event(new.tenant_id, ticket_id, "created", {}))
+            return TicketResult(Ticket.from_mapping(inserted._mapping), created=True)
+        winner = (await connection.execute(_Statements.winner(new))).first()
+        found = _resolve_winner(winner, new)
+        if found is None:
+            return None
+        ticket, duplicate_of = found
+        if duplicate_of == "active_ticket":
+            await connection.execute(
+                _Statements.event(
+                    new.tenant_id, ticket.id, "duplicate_request", _duplicate_event(new)
+                )
+            )
+        return TicketResult(ticket, created=False, duplicate_of=duplicate_of)
+
+    def get(self, tenant_id: str, ticket_id: str) -> Ticket | None:
+        with self.database.transaction() as connection:
+            row = connection.execute(_Statements.get(tenant_id, ticket_id)).first()
+        return Ticket.from_mapping(row._mapping) if row is not None else None
+
+    async def aget(self, tenant_id: str, ticket_id: str) -> Ticket | None:
+        async with self.database.atransaction() as connection:
+            row = (await connection.execute(_Statements.get(tenant_id, ticket_id))).first()
+        return Ticket.from_mapping(row._mapping) if row is not None else None
+
+    async def afor_customer(self, tenant_id: str, customer_ref: str) -> list[Ticket]:
+        """Every ticket of one customer, oldest first (data portability)."""
+        async with self.database.atransaction() as connection:
+            rows = (
+                await connection.execute(_Statements.of_customer(tenant_id, customer_ref))
+            ).all()
+        return [Ticket.from_mapping(row._mapping) for row in rows]
+
+    def events(self, tenant_id: str, ticket_id: str) -> list[dict[str, Any]]:
+        with self.database.transaction() as connection:
+            rows = connection.execute(_Statements.events(tenant_id, ticket_id)).all()
+        return [{**row._asdict(), "created_at": _aware(row.created_at)} for row in rows]
+
+    def update(
+        self, tenant_id: str, ticket_id: str, kind: str, detail: dict[str, Any], **fields: Any
+    ) -> bool:
+        """Change ``fields`` (status, webhook_status) and append one event, atomically.
+
+        Resolving or closing a ticket frees its slot for a new active ticket. Returns
+        whether the ticket exists in this tenant.
+        """
+        _check_fields(fields)
+        with self.database.transaction() as connection:
+            changed = connection.execute(
+                _Statements.set_fields(tenant_id, ticket_id, **fields)
+            ).rowcount
+            if changed:
+                connection.execute(_Statements.event(tenant_id, ticket_id, kind, detail))
+        return bool(changed)
+
+    async def aupdate(
+        self, tenant_id: str, ticket_id: str, kind: str, detail: dict[str, Any], **fields: Any
+    ) -> bool:
+        _check_fields(fields)
+        async with self.database.atransaction() as connection:
+            result = await connection.execute(
+                _Statements.set_fields(tenant_id, ticket_id, **fields)
+            )
+            if result.rowcount:
+                await connection.execute(_Statements.event(tenant_id, ticket_id, kind, detail))
+        return bool(result.rowcount)
+
+    def purge(self, tenant_id: str, customer_ref: str) -> int:
+        """Erase one customer's tickets and their events (right to erasure); returns tickets."""
+        events, tickets = _Statements.purge(tenant_id, customer_ref)
+        with self.database.transaction() as connection:
+            connection.execute(events)
+            return connection.execute(tickets).rowcount
+
+    async def apurge(self, tenant_id: str, customer_ref: str) -> int:
+        events, tickets = _Statements.purge(tenant_id, customer_ref)
+        async with self.database.atransaction() as connection:
+            await connection.execute(events)
+            return (await connection.execute(tickets)).rowcount

@@ -1,0 +1,65 @@
+"""Settings: references resolve, production refuses unsafe config, secrets never print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.config_docs import env_example
+from agent.settings import SettingsError, load_settings
+
+
+def test_password_in_url_is_moved_out_and_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app:hunter2-secret@db:5432/prod")
+    settings = load_settings()
+    assert settings.database.url == "postgresql://app@db:5432/prod"
+    assert settings.database.password is not None
+    assert settings.database.password.get_secret_value() == "hunter2-secret"
+    assert "hunter2-secret" not in repr(settings)
+    assert "hunter2-secret" not in str(settings.model_dump())
+
+
+def test_env_and_file_references_resolve(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    secret_file = tmp_path / "key"
+    secret_file.write_text("from-file\n")
+    monkeypatch.setenv("MY_LLM_KEY", "from-env")
+    settings = load_settings(
+        llm={"api_key": "env://MY_LLM_KEY"},
+        redis={"url": "redis://127.0.0.1:6379/0", "password": f"file://{secret_file}"},
+    )
+    assert settings.llm.api_key is not None
+    assert settings.llm.api_key.get_secret_value() == "from-env"
+    assert settings.redis.password is not None
+    assert settings.redis.password.get_secret_value() == "from-file"
+
+
+def test_missing_reference_names_the_setting() -> None:
+    with pytest.raises(SettingsError, match=r"llm\.api_key: environment variable 'NOPE_NOT_SET'"):
+        load_settings(llm={"api_key": "env://NOPE_NOT_SET"})
+
+
+def test_production_refuses_plaintext_secret_without_echoing_it() -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(
+            environment="production",
+            database={"url": "postgresql://app:pl41ntext@db/prod"},
+        )
+    assert "database.password" in str(raised.value)
+    assert "pl41ntext" not in str(raised.value)
+
+
+def test_production_refuses_sqlite() -> None:
+    with pytest.raises(SettingsError, match=r"database\.url: SQLite is not allowed"):
+        load_settings(environment="production")
+
+
+def test_embedded_defaults_live_in_the_data_dir(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path)
+    assert settings.database.url == f"sqlite:///{tmp_path / 'support.db'}"
+    assert settings.chroma.persist_dir == tmp_path / "chroma"
+
+
+def test_env_example_is_in_sync_with_the_model() -> None:
+    committed = (Path(__file__).resolve().parents[1] / ".env.example").read_text()
+    assert committed == env_example(), "regenerate: support-agent env-example > .env.example"

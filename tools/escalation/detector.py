@@ -1,0 +1,243 @@
+"""Escalation signals from a user's message, the conversation so far and breaker states.
+
+Phrase matching on normalised text, not a model: it is cheap enough to run every turn,
+explainable (each signal names the phrase that fired), and configurable per deployment.
+Phrases match whole words only ("sue you" never fires on "issue you"), a trailing ``*``
+matches word prefixes ("fuck*"), and a request for a human preceded by a negation
+("I don't need a real person") is ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from typing import Any, Literal
+
+from tools.config import EscalationConfig, Priority
+
+SignalKind = Literal[
+    "human_request",
+    "anger",
+    "abuse",
+    "legal",
+    "safety",
+    "repeated_failure",
+    "dependency_unavailable",
+]
+_PRIORITY: dict[SignalKind, Priority] = {
+    "safety": "urgent",
+    "legal": "high",
+    "abuse": "high",
+    "anger": "high",
+    "dependency_unavailable": "high",
+    "repeated_failure": "normal",
+    "human_request": "normal",
+}
+_NEGATION = re.compile(r"(?<![\w'])(?:don't|dont|do not|no need|not|never|without)(?![\w'])")
+_HISTORY_WINDOW = 20
+_SHOUT_MIN_LETTERS = 15
+
+
+@dataclass(frozen=True)
+class Signal:
+    kind: SignalKind
+    reason: str
+    matched: str | None = None
+    priority: Priority = "normal"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def normalise(text: str) -> str:
+    text = text.casefold().replace("\u2019", "'").replace("\u2018", "'")
+    return " ".join(re.sub(r"[^\w'\s]", " ", text).split())
+
+
+def _pattern(phrases: Iterable[str]) -> re.Pattern[str] | None:
+    parts = []
+    for phrase in phrases:
+        words = normalise(phrase.rstrip("*")).split()
+        if not words:
+            continue
+        body = r"\s+".join(re.escape(w) for w in words)
+        tail = r"\w*" if phrase.endswith("*") else ""
+        parts.append(f"{body}{tail}")
+    if not parts:
+        return None
+    return re.compile(
+        r"(?<![\w'])(?:" + "|".join(sorted(parts, key=len, reverse=True)) + r")(?![\w'])"
+    )
+
+
+def _negated(text: str, start: int) -> bool:
+    """A negation among the three words before the phrase ("I don't need a real person")."""
+    return _NEGATION.search(" ".join(text[:start].split()[-3:])) is not None
+
+
+def _role_and_text(item: Any) -> tuple[str, str, bool]:
+    """(role, text, is_error) of a history item: a LangChain message, a dict or a string."""
+    if isinstance(item, str):
+        return "user", item, False
+    if isinstance(item, Mapping):
+        role = str(item.get("role") or item.get("type") or "user")
+        return role, str(item.get("content") or ""), item.get("status") == "error"
+    role = str(getattr(item, "type", "user"))
+    content = getattr(item, "content", "")
+    text = (
+        content
+        if isinstance(content, str)
+        else " ".join(
+            str(block.get("text", "")) if isinstance(block, Mapping) else str(block)
+            for block in content
+        )
+    )
+    return role, text, getattr(item, "status", None) == "error"
+
+
+class EscalationDetector:
+    """Compiled phrase lists of one ``EscalationConfig``."""
+
+    def __init__(self, config: EscalationConfig) -> None:
+        self.config = config
+        self._human = _pattern(config.human_request_phrases)
+        self._unresolved = _pattern(config.unresolved_phrases)
+        self._lists: list[tuple[SignalKind, re.Pattern[str] | None, str]] = [
+            ("safety", _pattern(config.safety_words), "mentions a safety risk"),
+            ("legal", _pattern(config.legal_words), "mentions legal action"),
+            ("abuse", _pattern(config.abuse_words), "is abusive"),
+            ("anger", _pattern(config.anger_words), "is angry"),
+        ]
+
+    def detect(
+        self,
+        message: str,
+        history: Sequence[Any] = (),
+        *,
+        breaker_states: Mapping[str, str] | None = None,
+        open_breakers: Iterable[str] = (),
+        failed_turns: int = 0,
+        failure_limit: int | None = None,
+    ) -> list[Signal]:
+        """Signals for this turn, most urgent first; empty for an ordinary message.
+
+        ``history`` holds earlier messages (LangChain messages, ``{"role", "content"}``
+        dicts or strings); ``failed_turns`` adds failures the caller counted itself (turns
+        left unanswered, failed tool calls). ``breaker_states`` (dependency -> state) is
+        checked against the configured critical dependencies; ``open_breakers`` names
+        dependencies the caller already found open.
+        """
+        text = normalise(message)
+        signals: list[Signal] = []
+        human = self._human_request(text)
+        if human is not None:
+            signals.append(human)
+        for kind, pattern, what in self._lists:
+            found = pattern.search(text) if pattern is not None else None
+            if found is not None:
+                signals.append(
+                    Signal(
+                        kind,
+                        f"the customer {what} ({found.group(0)!r})",
+                        found.group(0),
+                        _PRIORITY[kind],
+                    )
+                )
+        if not any(s.kind == "anger" for s in signals) and _shouting(message):
+            signals.append(Signal("anger", "the customer is writing in capitals", None, "high"))
+        limit = self.config.repeated_failure_threshold if failure_limit is None else failure_limit
+        failure = self._repeated_failure(text, history, failed_turns, limit)
+        if failure is not None:
+            signals.append(failure)
+        signals.extend(self._outages(breaker_states or {}, open_breakers))
+        order = list(_PRIORITY)
+        return sorted(signals, key=lambda s: order.index(s.kind))
+
+    def _human_request(self, text: str) -> Signal | None:
+        if self._human is None:
+            return None
+        for found in self._human.finditer(text):
+            if not _negated(text, found.start()):
+                return Signal(
+                    "human_request",
+                    f"the customer asked for a human ({found.group(0)!r})",
+                    found.group(0),
+                    _PRIORITY["human_request"],
+                )
+        return None
+
+    def _repeated_failure(
+        self, text: str, history: Sequence[Any], failed_turns: int, limit: int
+    ) -> Signal | None:
+        unresolved = 1 if self._unresolved is not None and self._unresolved.search(text) else 0
+        failures = failed_turns
+        for item in list(history)[-_HISTORY_WINDOW:]:
+            role, content, is_error = _role_and_text(item)
+            if is_error:
+                failures += 1
+            elif role in ("user", "human") and self._unresolved is not None:
+                unresolved += 1 if self._unresolved.search(normalise(content)) else 0
+        if unresolved + failures < max(limit, 1):
+            return None
+        return Signal(
+            "repeated_failure",
+            f"the problem is still unresolved after {unresolved} complaint(s) and "
+            f"{failures} failed attempt(s)",
+            None,
+            _PRIORITY["repeated_failure"],
+        )
+
+    def _outages(
+        self, breaker_states: Mapping[str, str], open_breakers: Iterable[str]
+    ) -> list[Signal]:
+        critical = [d for d in self.config.critical_dependencies if breaker_states.get(d) == "open"]
+        unavailable = dict.fromkeys([*critical, *open_breakers])
+        return [
+            Signal(
+                "dependency_unavailable",
+                f"the {dependency} service is unavailable (circuit breaker open)",
+                dependency,
+                _PRIORITY["dependency_unavailable"],
+            )
+            for dependency in unavailable
+        ]
+
+
+def _shouting(message: str) -> bool:
+    letters = [ch for ch in message if ch.isalpha()]
+    if len(letters) < _SHOUT_MIN_LETTERS or len(message.split()) < 3:
+        return False
+    return sum(ch.isupper() for ch in letters) / len(letters) >= 0.8
+
+
+@lru_cache(maxsize=8)
+def _detector(config_json: str) -> EscalationDetector:
+    return EscalationDetector(EscalationConfig.model_validate_json(config_json))
+
+
+def detector_for(config: EscalationConfig | None) -> EscalationDetector:
+    """A compiled detector per distinct configuration, so per-turn calls compile nothing."""
+    return _detector((config or EscalationConfig()).model_dump_json())
+
+
+def detect_escalation(
+    message: str,
+    history: Sequence[Any] = (),
+    *,
+    breaker_states: Mapping[str, str] | None = None,
+    open_breakers: Iterable[str] = (),
+    failed_turns: int = 0,
+    failure_limit: int | None = None,
+    config: EscalationConfig | None = None,
+) -> list[Signal]:
+    """Escalation signals for ``message`` (see ``EscalationDetector.detect``)."""
+    return detector_for(config).detect(
+        message,
+        history,
+        breaker_states=breaker_states,
+        open_breakers=open_breakers,
+        failed_turns=failed_turns,
+        failure_limit=failure_limit,
+    )

@@ -1,0 +1,115 @@
+"""``search_knowledge_base``: the StructuredTool a model calls to read the help articles."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import orjson
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import StructuredTool
+from pydantic import BaseModel, ConfigDict, Field
+
+from tools.errors import tool_error_handler, validation_error_handler
+from tools.inputs import Identifier, QueryText
+from tools.knowledge_base.search import KnowledgeBase, SearchResult
+from tools.runtime import precomputed_embedding
+
+TOOL_NAME = "search_knowledge_base"
+DESCRIPTION = (
+    "Search the support knowledge base (help articles, FAQs, policies) for passages that "
+    "answer a customer's question. Returns the best-matching passages with their source, "
+    "title and a relevance score between -1 and 1 (higher is better); cite the source. "
+    "If nothing relevant comes back, rephrase the query once before telling the customer."
+)
+
+
+class SearchFilters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: Identifier | None = Field(
+        default=None,
+        description="Only passages from this source id (as returned in an earlier result).",
+    )
+    format: Literal["markdown", "text", "html", "jsonl"] | None = Field(
+        default=None, description="Only passages from documents of this format."
+    )
+
+
+class SearchKnowledgeBaseInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: QueryText = Field(
+        description=(
+            "What to look for, in plain words: the customer's problem or question "
+            "(e.g. 'how do I reset my password'). At most 2,000 characters."
+        )
+    )
+    k: int | None = Field(
+        default=None,
+        ge=1,
+        le=50,
+        description="How many passages to return (default 5; fewer is usually better).",
+    )
+    filters: SearchFilters | None = Field(
+        default=None, description="Optional exact-match restrictions; omit to search everything."
+    )
+
+
+def _payload(results: list[SearchResult]) -> str:
+    return orjson.dumps(
+        {
+            "results": [
+                {
+                    "source": r.source,
+                    "title": r.title,
+                    "chunk": r.chunk,
+                    "score": r.score,
+                }
+                for r in results
+            ]
+        }
+    ).decode()
+
+
+def build_search_tool(knowledge_base: KnowledgeBase) -> StructuredTool:
+    """The tool bound to one knowledge base (sync and async)."""
+
+    def search_knowledge_base(
+        query: str,
+        k: int | None = None,
+        filters: SearchFilters | None = None,
+        *,
+        config: RunnableConfig,
+    ) -> str:
+        results = knowledge_base.search(
+            query,
+            k,
+            filters.model_dump() if filters else None,
+            query_embedding=precomputed_embedding(config, query),
+        )
+        return _payload(results)
+
+    async def asearch_knowledge_base(
+        query: str,
+        k: int | None = None,
+        filters: SearchFilters | None = None,
+        *,
+        config: RunnableConfig,
+    ) -> str:
+        results = await knowledge_base.asearch(
+            query,
+            k,
+            filters.model_dump() if filters else None,
+            query_embedding=precomputed_embedding(config, query),
+        )
+        return _payload(results)
+
+    return StructuredTool.from_function(
+        func=search_knowledge_base,
+        coroutine=asearch_knowledge_base,
+        name=TOOL_NAME,
+        description=DESCRIPTION,
+        args_schema=SearchKnowledgeBaseInput,
+        handle_tool_error=tool_error_handler,
+        handle_validation_error=validation_error_handler,
+    )

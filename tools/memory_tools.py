@@ -1,0 +1,309 @@
+"""``remember`` / ``recall`` / ``forget``: long-term memory tools over ``storage.memory``.
+
+The owner of every memory is the caller the runtime names (``tools.runtime``); the model
+only supplies the text. A duplicate is not an error: ``remember`` answers with the id and
+text already stored, so the model learns to forget-and-replace a changed fact instead of
+piling up near-copies.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
+
+import orjson
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import BaseTool, StructuredTool
+from pydantic import BaseModel, ConfigDict, Field
+
+from storage.memory import (
+    EmbeddingFailedError,
+    InvalidMemoryInputError,
+    MemoryStorageError,
+    MemoryStore,
+    MemoryStoreError,
+    Scope,
+)
+from storage.memory.models import RecalledMemory, RememberResult
+from tools.errors import (
+    DependencyError,
+    InvalidInputError,
+    NotFoundError,
+    ToolError,
+    tool_error_handler,
+    validation_error_handler,
+)
+from tools.inputs import ContentText, QueryText
+from tools.runtime import caller_scope, precomputed_embedding
+
+if TYPE_CHECKING:
+    from tools.resilience import Resilience
+
+DEPENDENCY = "memory"
+ContentType = Literal["fact", "preference", "episode"]
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class RememberInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    content: ContentText = Field(
+        description=(
+            "One durable fact about the customer, written as a short standalone sentence "
+            "(e.g. 'Prefers email over phone calls'). No passwords or card numbers."
+        )
+    )
+    content_type: ContentType = Field(
+        default="fact",
+        description="fact: stable information; preference: how they like things; "
+        "episode: something that happened (kept 30 days).",
+    )
+    importance: float = Field(
+        default=0.5, ge=0, le=1, description="0 (trivia) to 1 (must never be forgotten)."
+    )
+
+
+class RecallInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: QueryText = Field(description="What you want to know about this customer.")
+    content_types: list[ContentType] | None = Field(
+        default=None, max_length=3, description="Only these kinds of memory (default: all)."
+    )
+    limit: int = Field(default=5, ge=1, le=20, description="Most memories to return.")
+
+
+class ForgetInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    memory_id: str = Field(
+        pattern=r"^[0-9a-f]{32}$",
+        description="The memory_id that remember or recall returned.",
+    )
+
+
+def _tool_error(exc: MemoryStoreError) -> ToolError:
+    if isinstance(exc, InvalidMemoryInputError):
+        return InvalidInputError(exc.message)
+    if isinstance(exc, MemoryStorageError | EmbeddingFailedError):
+        return DependencyError(exc.message, retryable=exc.retryable, dependency=DEPENDENCY)
+    return ToolError(exc.message, code=exc.code, retryable=exc.retryable, dependency=DEPENDENCY)
+
+
+def _mapped(func: Callable[P, T]) -> Callable[P, T]:
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return func(*args, **kwargs)
+        except MemoryStoreError as exc:
+            raise _tool_error(exc) from exc
+
+    return wrapper
+
+
+def _amapped(func: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    @functools.wraps(func)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await func(*args, **kwargs)
+        except MemoryStoreError as exc:
+            raise _tool_error(exc) from exc
+
+    return wrapper
+
+
+def _json(payload: dict[str, Any]) -> str:
+    return orjson.dumps(payload).decode()
+
+
+def _remembered(result: RememberResult) -> str:
+    memory = result.memory
+    if not result.deduped:
+        return _json({"status": "stored", "memory_id": memory.id})
+    return _json(
+        {
+            "status": "duplicate",
+            "memory_id": memory.id,
+            "existing_content": memory.content,
+            "dedup_tier": result.dedup_tier,
+            "hint": "Already remembered. If the fact changed, call forget with this "
+            "memory_id, then remember the new version.",
+        }
+    )
+
+
+def _recalled(found: list[RecalledMemory]) -> str:
+    return _json(
+        {
+            "memories": [
+                {
+                    "memory_id": item.memory.id,
+                    "content": item.memory.content,
+                    "content_type": item.memory.content_type,
+                    "score": round(item.score, 4),
+                }
+                for item in found
+            ]
+        }
+    )
+
+
+def _forgotten(memory_id: str, forgotten: bool) -> str:
+    if not forgotten:
+        raise NotFoundError("no memory with that memory_id for this customer")
+    return _json({"status": "forgotten", "memory_id": memory_id})
+
+
+class MemoryTools:
+    """The three tools over one store; each store call is guarded as dependency "memory"."""
+
+    def __init__(
+        self,
+        store: MemoryStore,
+        *,
+        resilience: Resilience | None = None,
+        default_tenant: str | None = None,
+    ) -> None:
+        self.store = store
+        self.default_tenant = default_tenant
+        calls: dict[str, Callable[..., Any]] = {
+            "remember": _mapped(store.remember),
+            "recall": _mapped(store.recall),
+            "forget": _mapped(store.forget),
+            "aremember": _amapped(store.aremember),
+            "arecall": _amapped(store.arecall),
+            "aforget": _amapped(store.aforget),
+        }
+        if resilience is not None:
+            calls = {
+                name: resilience.guard(DEPENDENCY, operation=name.removeprefix("a"))(call)
+                for name, call in calls.items()
+            }
+        self._calls = calls
+
+    def _scope(self, config: RunnableConfig) -> Scope:
+        scope = caller_scope(config, default_tenant=self.default_tenant)
+        return Scope(scope.tenant_id, scope.require_user(), scope.session_id)
+
+    def remember(
+        self,
+        content: str,
+        content_type: ContentType = "fact",
+        importance: float = 0.5,
+        *,
+        config: RunnableConfig,
+    ) -> str:
+        scope = self._scope(config)
+        result = self._calls["remember"](
+            scope, content, content_type=content_type, importance=importance
+        )
+        return _remembered(result)
+
+    async def aremember(
+        self,
+        content: str,
+        content_type: ContentType = "fact",
+        importance: float = 0.5,
+        *,
+        config: RunnableConfig,
+    ) -> str:
+        scope = self._scope(config)
+        result = await self._calls["aremember"](
+            scope, content, content_type=content_type, importance=importance
+        )
+        return _remembered(result)
+
+    def recall(
+        self,
+        query: str,
+        content_types: list[ContentType] | None = None,
+        limit: int = 5,
+        *,
+        config: RunnableConfig,
+    ) -> str:
+        scope = self._scope(config)
+        found = self._calls["recall"](
+            scope,
+            query,
+            content_types=content_types,
+            limit=limit,
+            query_embedding=precomputed_embedding(config, query),
+        )
+        return _recalled(found)
+
+    async def arecall(
+        self,
+        query: str,
+        content_types: list[ContentType] | None = None,
+        limit: int = 5,
+        *,
+        config: RunnableConfig,
+    ) -> str:
+        scope = self._scope(config)
+        found = await self._calls["arecall"](
+            scope,
+            query,
+            content_types=content_types,
+            limit=limit,
+            query_embedding=precomputed_embedding(config, query),
+        )
+        return _recalled(found)
+
+    def forget(self, memory_id: str, *, config: RunnableConfig) -> str:
+        return _forgotten(memory_id, self._calls["forget"](self._scope(config), memory_id))
+
+    async def aforget(self, memory_id: str, *, config: RunnableConfig) -> str:
+        return _forgotten(memory_id, await self._calls["aforget"](self._scope(config), memory_id))
+
+    def tools(self) -> list[BaseTool]:
+        common: dict[str, Any] = {
+            "handle_tool_error": tool_error_handler,
+            "handle_validation_error": validation_error_handler,
+        }
+        return [
+            StructuredTool.from_function(
+                func=self.remember,
+                coroutine=self.aremember,
+                name="remember",
+                description=(
+                    "Save a durable fact or preference about the current customer for future "
+                    "conversations. If it is already known you get back the existing memory_id."
+                ),
+                args_schema=RememberInput,
+                **common,
+            ),
+            StructuredTool.from_function(
+                func=self.recall,
+                coroutine=self.arecall,
+                name="recall",
+                description=(
+                    "Look up what is remembered about the current customer (facts, "
+                    "preferences, past episodes), most relevant first, with memory_ids."
+                ),
+                args_schema=RecallInput,
+                **common,
+            ),
+            StructuredTool.from_function(
+                func=self.forget,
+                coroutine=self.aforget,
+                name="forget",
+                description=(
+                    "Delete one memory of the current customer by memory_id: when they ask "
+                    "you to forget it, or before remembering a corrected version."
+                ),
+                args_schema=ForgetInput,
+                **common,
+            ),
+        ]
+
+
+def build_memory_tools(
+    store: MemoryStore,
+    *,
+    resilience: Resilience | None = None,
+    default_tenant: str | None = None,
+) -> list[BaseTool]:
+    """``[remember, recall, forget]`` over ``store``."""
+    return MemoryTools(store, resilience=resilience, default_tenant=default_tenant).tools()

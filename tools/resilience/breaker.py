@@ -1,0 +1,281 @@
+"""A pybreaker ``CircuitBreaker`` that works on asyncio and never serialises calls.
+
+pybreaker 1.4.x (pinned ``>=1.4.1,<1.5``) is kept for its API: state names, state objects,
+``CircuitBreakerError``, listeners, ``open()/half_open()/close()``, ``calling()``. What it
+gets wrong for us is replaced:
+- ``call()`` held a lock for the whole call; here the lock only guards transitions.
+- ``async def`` functions were never awaited; ``acall``/``acalling`` and the decorator await.
+- half-open admitted everyone; here ``half_open_permits`` probes run, the rest are refused.
+- excluded errors counted as successes and cancellations as failures; both are now
+  ignored (a half-open probe permit is handed back).
+The storage decides every transition, so the same breaker runs on in-process state
+(``LocalBreakerStorage``) or on shared Redis state (``redis_breaker.RedisBreakerStorage``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, TypeVar
+
+from langgraph.errors import GraphBubbleUp
+from pybreaker import (
+    STATE_CLOSED,
+    STATE_HALF_OPEN,
+    STATE_OPEN,
+    CircuitBreaker,
+    CircuitBreakerListener,
+    CircuitBreakerStorage,
+)
+
+from tools.errors import BulkheadFullError, CircuitOpenError, RateLimitedError
+from tools.resilience.breaker_storage import BreakerStorage, LocalBreakerStorage, rejection
+from tools.resilience.window import SlidingWindow
+
+T = TypeVar("T")
+
+# Not outcomes of the dependency: the caller gave up, or a limit in front of it refused.
+NOT_OUTCOMES: tuple[type[BaseException], ...] = (
+    asyncio.CancelledError,
+    KeyboardInterrupt,
+    SystemExit,
+    GeneratorExit,
+    GraphBubbleUp,
+    BulkheadFullError,
+    RateLimitedError,
+    CircuitOpenError,
+)
+
+
+class Breaker(CircuitBreaker):
+    """pybreaker's API with non-blocking, asyncio-aware calls and counted half-open probes."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        fail_max: int = 5,
+        reset_timeout: float = 60,
+        success_threshold: int = 1,
+        half_open_permits: int = 1,
+        exclude: Iterable[type[BaseException] | Callable[[Any], bool]] | None = None,
+        listeners: Sequence[CircuitBreakerListener] | None = None,
+        state_storage: CircuitBreakerStorage | None = None,
+        window: SlidingWindow | None = None,
+        throw_new_error_on_trip: bool = True,
+    ) -> None:
+        super().__init__(
+            fail_max=fail_max,
+            reset_timeout=reset_timeout,
+            success_threshold=success_threshold,
+            exclude=exclude,
+            listeners=listeners,
+            state_storage=state_storage or LocalBreakerStorage(),
+            name=name,
+            throw_new_error_on_trip=throw_new_error_on_trip,
+        )
+        self.half_open_permits = half_open_permits
+        self.window = window
+        self._storage: BreakerStorage = self._state_storage  # type: ignore[assignment]
+
+    @property
+    def name(self) -> str:
+        return self._name or "breaker"
+
+    @name.setter
+    def name(self, name: str) -> None:
+        self._name = name
+
+    @property
+    def state(self) -> Any:
+        """The state object; a change made elsewhere (another process) is noticed here."""
+        current = self._state_storage.state
+        if current != self._state.name:
+            self.notify_transition(self._state.name, current)
+        return self._state
+
+    @state.setter
+    def state(self, state_str: str) -> None:
+        self._storage.force(self, state_str)
+
+    def notify_transition(self, old: str, new: str) -> None:
+        """Swap the state object and tell listeners, once per change this process sees."""
+        with self._lock:
+            if self._state.name == new:
+                return
+            previous = self._state
+            self._state = self._create_new_state(new, prev_state=previous, notify=False)
+            if self.window is not None:
+                self.window.reset()
+        for listener in self._listeners:
+            listener.state_change(self, previous, self._state)
+
+    def open(self) -> bool:
+        self._storage.force(self, STATE_OPEN)
+        return self._throw_new_error_on_trip
+
+    def half_open(self) -> None:
+        self._storage.force(self, STATE_HALF_OPEN)
+
+    def close(self) -> None:
+        self._storage.force(self, STATE_CLOSED)
+
+    def is_outcome(self, exc: BaseException) -> bool:
+        """False for cancellations, interrupts, our own rejections and excluded errors."""
+        return not isinstance(exc, NOT_OUTCOMES) and self.is_system_error(exc)
+
+    # Building blocks (used by the resilience decorator, which times attempts itself).
+
+    def admit(self) -> bool:
+        """Let a call in or raise ``CircuitOpenError``; True when it is a half-open probe."""
+        if self._storage.state == STATE_CLOSED:
+            return False
+        return self._storage.admit(self)
+
+    async def aadmit(self) -> bool:
+        if self._storage.state == STATE_CLOSED:
+            return False
+        return await self._storage.aadmit(self)
+
+    def success_needs_io(self, probe: bool) -> bool:
+        """Whether recording a success must talk to shared state (async callers await it)."""
+        return self._storage.success_needs_io(probe)
+
+    def succeeded(self, probe: bool, duration_s: float = 0.0) -> None:
+        self._storage.on_success(self, probe)
+        self._after_success(duration_s)
+
+    async def asucceeded(self, probe: bool, duration_s: float = 0.0) -> None:
+        await self._storage.aon_success(self, probe)
+        self._after_success(duration_s)
+
+    def failed(self, exc: BaseException, probe: bool, duration_s: float = 0.0) -> None:
+        """Record how an attempt ended; ignored outcomes only hand back a probe permit."""
+        if not self.is_outcome(exc):
+            self._storage.release(self, probe)
+            return
+        self._storage.on_failure(self, probe)
+        self._after_failure(exc, duration_s)
+
+    async def afailed(self, exc: BaseException, probe: bool, duration_s: float = 0.0) -> None:
+        if not self.is_outcome(exc):
+            await self._storage.arelease(self, probe)
+            return
+        await self._storage.aon_failure(self, probe)
+        self._after_failure(exc, duration_s)
+
+    def _after_success(self, duration_s: float) -> None:
+        if self.window is not None and self.window.record(False, duration_s):
+            self._trip_from_window()
+        for listener in self._listeners:
+            listener.success(self)
+
+    def _after_failure(self, exc: BaseException, duration_s: float) -> None:
+        if self.window is not None and self.window.record(True, duration_s):
+            self._trip_from_window()
+        for listener in self._listeners:
+            listener.failure(self, exc)
+
+    def _trip_from_window(self) -> None:
+        if self._storage.state == STATE_CLOSED:
+            self._storage.force(self, STATE_OPEN)
+
+    def _tripped_error(self, exc: BaseException, was: str) -> BaseException:
+        if self._throw_new_error_on_trip and was != STATE_OPEN and self.current_state == STATE_OPEN:
+            error = rejection(self, self.reset_timeout)
+            error.__cause__ = exc
+            return error
+        return exc
+
+    # pybreaker's call styles, fixed for asyncio.
+
+    @contextmanager
+    def calling(self) -> Iterator[None]:
+        """``with breaker.calling(): ...`` — also correct around ``await`` expressions."""
+        for listener in self._listeners:
+            listener.before_call(self, self.calling)
+        with self._calling_quiet():
+            yield
+
+    @asynccontextmanager
+    async def acalling(self) -> AsyncIterator[None]:
+        """Like ``calling`` but shared-state I/O is awaited instead of blocking the loop."""
+        for listener in self._listeners:
+            listener.before_call(self, self.acalling)
+        async with self._acalling_quiet():
+            yield
+
+    def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call ``func``; an ``async def`` gets a coroutine back that runs under the breaker."""
+        if inspect.iscoroutinefunction(func):
+            return self.acall(func, *args, **kwargs)  # type: ignore[return-value]
+        for listener in self._listeners:
+            listener.before_call(self, func, *args, **kwargs)
+        with self._calling_quiet():
+            return func(*args, **kwargs)
+
+    async def acall(self, func: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        for listener in self._listeners:
+            listener.before_call(self, func, *args, **kwargs)
+        async with self._acalling_quiet():
+            return await func(*args, **kwargs)
+
+    def __call__(self, *call_args: Any, **call_kwargs: bool) -> Callable:
+        """Decorator for sync and ``async def`` functions alike."""
+
+        def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+            if inspect.iscoroutinefunction(func):
+
+                @functools.wraps(func)
+                async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                    return await self.acall(func, *args, **kwargs)
+
+                return async_wrapper
+
+            @functools.wraps(func)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                return self.call(func, *args, **kwargs)
+
+            return wrapper
+
+        if call_args:
+            return decorate(call_args[0])
+        return decorate
+
+    @contextmanager
+    def _calling_quiet(self) -> Iterator[None]:
+        probe = self.admit()
+        started = time.perf_counter()
+        try:
+            yield
+        except BaseException as exc:
+            was = self._storage.state
+            self.failed(exc, probe, time.perf_counter() - started)
+            error = self._tripped_error(exc, was)
+            if error is exc:
+                raise
+            raise error from exc
+        self.succeeded(probe, time.perf_counter() - started)
+
+    @asynccontextmanager
+    async def _acalling_quiet(self) -> AsyncIterator[None]:
+        probe = await self.aadmit()
+        started = time.perf_counter()
+        try:
+            yield
+        except BaseException as exc:
+            was = self._storage.state
+            await self.afailed(exc, probe, time.perf_counter() - started)
+            error = self._tripped_error(exc, was)
+            if error is exc:
+                raise
+            raise error from exc
+        await self.asucceeded(probe, time.perf_counter() - started)
+
+    def retry_after(self) -> float:
+        """Seconds until an open breaker lets a probe through (0 when it is not open)."""
+        return self._storage.open_remaining(self.reset_timeout)

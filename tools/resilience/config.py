@@ -1,0 +1,200 @@
+"""Resilience settings: one default policy plus per-dependency overrides.
+
+A dependency's policy is the default with its override fields applied, so an operator
+only writes what differs, e.g.
+``SUPPORT_RESILIENCE__DEPENDENCIES='{"crm": {"timeout_s": 2, "max_attempts": 2}}'``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, Field, model_validator
+from pydantic_settings import NoDecode
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*\.?\d*)\s*([a-z]+)\s*$")
+_PERIODS = {
+    "s": 1.0,
+    "sec": 1.0,
+    "second": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "minute": 60.0,
+    "h": 3600.0,
+    "hour": 3600.0,
+    "d": 86400.0,
+    "day": 86400.0,
+}
+
+
+def _keyword_list(value: Any) -> Any:
+    """Accept a list, a JSON list or a comma-separated string (handy in env files)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+KeywordList = Annotated[list[str], NoDecode, BeforeValidator(_keyword_list)]
+
+
+class RateLimit(BaseModel):
+    """``limit`` calls per ``period_s``, with up to ``burst`` calls at once (GCRA)."""
+
+    limit: int = Field(ge=1, description="Calls allowed per period.")
+    period_s: float = Field(default=1.0, gt=0, description="Period length in seconds.")
+    burst: int | None = Field(
+        default=None, ge=1, description="Calls allowed back to back (default: limit)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse_text(cls, value: Any) -> Any:
+        """Accept ``"10/s"``, ``"100/minute"``, ``"5/10s"``."""
+        if not isinstance(value, str):
+            return value
+        match = _RATE.match(value.lower())
+        unit = match.group(3).removesuffix("s") if match and match.group(3) != "s" else "s"
+        if match is None or unit not in _PERIODS:
+            raise ValueError(f"rate limit {value!r}: expected e.g. '10/s' or '100/minute'")
+        multiple = float(match.group(2)) if match.group(2) else 1.0
+        return {"limit": int(match.group(1)), "period_s": multiple * _PERIODS[unit]}
+
+    @property
+    def capacity(self) -> int:
+        return self.burst or self.limit
+
+    def divided(self, replicas: int) -> RateLimit:
+        """The share of one replica, used while Redis (the shared counter) is down."""
+        if replicas <= 1:
+            return self
+        return RateLimit(
+            limit=max(1, self.limit // replicas),
+            period_s=self.period_s,
+            burst=max(1, self.capacity // replicas),
+        )
+
+
+class DependencyPolicy(BaseModel):
+    """How calls to one dependency are bounded, retried, broken and limited."""
+
+    timeout_s: float = Field(default=10.0, gt=0, le=600, description="Per-attempt timeout.")
+    total_timeout_s: float = Field(
+        default=30.0, gt=0, le=3600, description="Deadline for a call, retries included."
+    )
+    max_attempts: int = Field(default=3, ge=1, le=10, description="Attempts per call budget.")
+    backoff_initial_s: float = Field(
+        default=0.05, ge=0, le=60, description="First retry backoff (jittered, exponential)."
+    )
+    backoff_max_s: float = Field(default=2.0, ge=0, le=300, description="Longest backoff.")
+    retry_on_codes: KeywordList = Field(
+        default_factory=lambda: ["timeout", "dependency_error"],
+        description="Error codes retried when the error is also marked retryable.",
+    )
+    fail_max: int = Field(
+        default=5, ge=1, le=10_000, description="Consecutive failures that open the breaker."
+    )
+    reset_timeout_s: float = Field(
+        default=30.0, gt=0, le=86_400, description="How long an open breaker stays open."
+    )
+    half_open_permits: int = Field(
+        default=1, ge=1, le=100, description="Probe calls admitted cluster-wide when half-open."
+    )
+    success_threshold: int = Field(
+        default=1, ge=1, le=100, description="Probe successes that close the breaker."
+    )
+    failure_rate_threshold: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="Open when this share of the sliding window failed (empty: off).",
+    )
+    slow_call_threshold_s: float | None = Field(
+        default=None, gt=0, description="A call slower than this counts as slow (empty: off)."
+    )
+    slow_call_rate_threshold: float = Field(
+        default=1.0, gt=0, le=1, description="Open when this share of the window was slow."
+    )
+    window_size: int = Field(default=100, ge=2, le=10_000, description="Sliding window calls.")
+    minimum_calls: int = Field(
+        default=20, ge=1, le=10_000, description="Calls needed before rates are judged."
+    )
+    excluded_codes: KeywordList = Field(
+        default_factory=lambda: ["invalid_input", "not_found"],
+        description="Error codes that are the caller's fault: never counted by the breaker.",
+    )
+    max_concurrent: int = Field(
+        default=64, ge=1, le=100_000, description="Bulkhead: concurrent calls per process."
+    )
+    max_wait_s: float = Field(
+        default=0.1, ge=0, le=60, description="Bulkhead: longest wait for a free slot."
+    )
+    rate_limit_session: RateLimit | None = Field(
+        default=None, description="Per session (e.g. '5/s'); empty: unlimited."
+    )
+    rate_limit_tenant: RateLimit | None = Field(
+        default=None, description="Per tenant; empty: unlimited."
+    )
+    rate_limit_tool: RateLimit | None = Field(
+        default=None, description="Per tool for all callers together; empty: unlimited."
+    )
+
+    @property
+    def rate_limited(self) -> bool:
+        return bool(self.rate_limit_session or self.rate_limit_tenant or self.rate_limit_tool)
+
+
+class ResilienceConfig(BaseModel):
+    default: DependencyPolicy = Field(
+        default_factory=DependencyPolicy, description="Policy of every dependency."
+    )
+    dependencies: dict[str, DependencyPolicy] = Field(
+        default_factory=dict,
+        description='Per-dependency overrides as JSON, e.g. {"crm": {"timeout_s": 2}}.',
+    )
+    replicas: int = Field(
+        default=1,
+        ge=1,
+        le=10_000,
+        description="Processes sharing the limits; each takes limit/replicas while Redis is down.",
+    )
+    redis_poll_interval_s: float = Field(
+        default=0.5, gt=0, le=60, description="Longest a breaker snapshot goes unrefreshed."
+    )
+    redis_probe_interval_s: float = Field(
+        default=0.5, gt=0, le=60, description="How often an unreachable Redis is retried."
+    )
+    key_ttl_s: int = Field(
+        default=86_400, ge=60, description="Expiry of breaker and rate-limit keys in Redis."
+    )
+    executor_max_workers: int = Field(
+        default=8, ge=1, le=256, description="Threads running sync work for async callers."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_overrides(cls, data: Any) -> Any:
+        """Overrides are partial: fill the fields they leave out from the default policy."""
+        if not isinstance(data, dict):
+            return data
+        overrides = data.get("dependencies")
+        if isinstance(overrides, str):
+            overrides = json.loads(overrides)
+        if not overrides:
+            return data
+        default = data.get("default") or {}
+        if isinstance(default, BaseModel):
+            default = default.model_dump(exclude_unset=True)
+        merged = {}
+        for name, override in overrides.items():
+            if isinstance(override, BaseModel):
+                override = override.model_dump(exclude_unset=True)
+            merged[name] = {**default, **override}
+        return {**data, "dependencies": merged}
+
+    def policy(self, dependency: str) -> DependencyPolicy:
+        return self.dependencies.get(dependency, self.default)
