@@ -174,6 +174,22 @@ class MemoryConfig(BaseModel):
         description="A forgotten memory's text is hard-deleted by the first sweep after this.",
     )
     sweep_batch_size: int = Field(default=500, ge=1, le=10_000, description="Rows per sweep batch.")
+    scope_snapshot_entries: int = Field(
+        default=1_000,
+        ge=0,
+        description=(
+            "Postgres: scopes whose dedup snapshot (hashes, SimHashes, vectors; no text) each "
+            "process keeps, so remembering a new fact is one round trip (0: off)."
+        ),
+    )
+    scope_snapshot_ttl_s: float = Field(
+        default=60.0,
+        ge=0,
+        description=(
+            "Postgres: seconds a dedup snapshot is used before it is read again; also how long "
+            "a user erased through another process can linger in this one's memory."
+        ),
+    )
     max_content_chars: int = Field(
         default=4_000, ge=16, le=100_000, description="Longest memory text after cleaning."
     )

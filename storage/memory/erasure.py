@@ -24,7 +24,7 @@ from storage.memory.models import MemoryRecord, iso
 from storage.memory.queries import RECORD_COLUMNS, in_scope, live, owned_by
 from storage.memory.scope import Scope
 from storage.memory.tables import audit as audit_table
-from storage.memory.tables import bands, memories
+from storage.memory.tables import bands, memories, scope_versions
 
 _MEMORY_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -37,7 +37,22 @@ def validate_memory_id(memory_id: object) -> str:
     return memory_id
 
 
+def _stale_snapshots(tenant_id: str, user_id: str) -> Step:
+    """Every process's snapshot of the user's scopes goes stale (see ``scope_snapshots``).
+
+    First in every erasure, as in remember: the version row is always locked before any
+    memory row, so the two never deadlock.
+    """
+    return Step(
+        delete(scope_versions).where(
+            scope_versions.c.tenant_id == tenant_id, scope_versions.c.user_id == user_id
+        ),
+        "rowcount",
+    )
+
+
 def forget_plan(*, scope: Scope, memory_id: str, now: float) -> Plan[bool]:
+    yield _stale_snapshots(scope.tenant_id, scope.user_id)
     forgotten = yield Step(
         update(memories)
         .where(in_scope(scope), memories.c.id == memory_id, live(now))
@@ -95,6 +110,7 @@ def purge_plan(*, tenant_id: str, user_id: str, now: float, backend: str) -> Pla
     if backend == "sqlite":
         # Zero freed pages so the text does not linger in the file's free list.
         yield Step(text("PRAGMA secure_delete = ON"), "rowcount")
+    yield _stale_snapshots(tenant_id, user_id)
     band_count = yield Step(
         delete(bands).where(bands.c.tenant_id == tenant_id, bands.c.user_id == user_id),
         "rowcount",

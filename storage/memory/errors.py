@@ -29,7 +29,7 @@ class MemoryStorageError(MemoryStoreError):
 
     code = "storage_error"
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable
 

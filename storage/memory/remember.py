@@ -135,12 +135,19 @@ def ttl_for(config: MemoryConfig, content_type: str, ttl_s: int | None) -> int |
     return config.ttl_s.get(content_type) or config.default_ttl_s
 
 
+def new_row_values() -> dict[str, Any]:
+    """One bind parameter per column, named ``v_<column>`` (see ``new_row_parameters``)."""
+    return {column.name: bindparam(f"v_{column.name}", type_=column.type) for column in memories.c}
+
+
 @functools.cache
 def _upsert(backend: str) -> Insert:
-    """INSERT ... ON CONFLICT DO UPDATE: refresh a live duplicate, revive an expired one."""
-    statement = insert_for(backend)(memories).values(
-        {column.name: bindparam(f"v_{column.name}", type_=column.type) for column in memories.c}
-    )
+    return upserting(insert_for(backend)(memories).values(new_row_values()))
+
+
+def upserting(statement: Insert) -> Insert:
+    """ON CONFLICT DO UPDATE on the live-hash index: refresh a live duplicate, revive an
+    expired one (its row is reused as the new memory)."""
     new = statement.excluded
     # Past its TTL; a NULL expires_at compares as NULL, which CASE takes as false. Written
     # without ``expired()``'s IS NOT NULL so the statement stays short: psycopg caches the

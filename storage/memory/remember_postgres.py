@@ -1,30 +1,37 @@
-"""remember() on Postgres in two round trips: one read, one single-statement write.
+"""remember() on Postgres: usually one round trip, a single-statement write.
 
 The generic plan (``remember.py``) needs about seven round trips with BEGIN and COMMIT; on
-Postgres each costs a network hop and a backend wake-up, which is what makes an insert
-through a session several times dearer than a bare one. Here:
-1. one autocommit SELECT returns the near-duplicate candidates (found through the SimHash
-   band index, as JSON) and the scope's vectors (aggregated, for the semantic tier; not
-   sent at all when the unique index already holds the exact duplicate);
-2. one autocommit statement writes: either the upsert with its bands and audit entry in
-   data-modifying CTEs, or the refresh of the duplicate with its audit entry.
-A single statement is its own transaction, so nothing is ever half-written. The exact tier
-is still settled by the unique index inside the write (ON CONFLICT), so concurrent inserts
-of one fact stay one row; near and semantic decisions are taken from the read, as in the
-generic plan (a duplicate that appears between the read and the write is kept, not lost).
+Postgres each costs a network hop and a backend wake-up. Here the dedup decision is taken
+from the scope's snapshot (``scope_snapshots``: SimHashes, content hashes and vectors kept in
+process, stamped with the scope's version) and the write is one autocommit statement whose
+data-modifying CTEs replace the scope's version, then upsert the memory with its bands and
+audit entry (or refresh the duplicate with its audit entry), only if the version is still
+the one the snapshot was read at. So:
+- a new fact costs one round trip when the snapshot is warm (this process wrote or read the
+  scope within ``memory.scope_snapshot_ttl_s``), two when it has to be read;
+- a near or semantic candidate costs one more (its text, for the same-numbers guard);
+- if another process changed the scope meanwhile, the write does nothing and the plan
+  rereads and retries; after ``GUARDED_ATTEMPTS`` the write goes through unguarded, so heavy
+  contention degrades to the generic plan's behaviour, never to a lost memory.
+A single statement is its own transaction, so nothing is ever half-written, and the exact
+tier is still settled by the unique index inside the write (ON CONFLICT): concurrent inserts
+of one fact stay one row whatever the snapshots say.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import secrets
 import uuid
 from typing import Any
 
 import numpy as np
 from sqlalchemy import (
+    ARRAY,
     Float,
     Integer,
+    LargeBinary,
     Select,
     String,
     and_,
@@ -34,15 +41,14 @@ from sqlalchemy import (
     insert,
     literal,
     literal_column,
-    or_,
     select,
     true,
-    union_all,
+    update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from storage.config import MemoryConfig
-from storage.memory import normalize, vector_codec
+from storage.memory import vector_codec
 from storage.memory.binary_results import binary_results
 from storage.memory.execution import Plan, Step
 from storage.memory.inputs import RememberInput
@@ -52,71 +58,97 @@ from storage.memory.remember import (
     Fingerprint,
     _contents,
     _refresh,
-    _upsert,
     above_threshold,
     new_row_parameters,
+    new_row_values,
     pick_near,
     same_numbers_first,
     ttl_for,
+    upserting,
 )
 from storage.memory.scope import Scope
+from storage.memory.scope_snapshots import ScopeKey, ScopeSnapshot, ScopeSnapshots
 from storage.memory.tables import audit as audit_table
-from storage.memory.tables import bands, memories
+from storage.memory.tables import bands, memories, scope_versions
 
 AUDIT_COLUMNS = ["at", "tenant_id", "user_id", "session_id", "action", "memory_id", "detail"]
+GUARDED_ATTEMPTS = 3
+
+
+def _in_versioned_scope() -> Any:
+    return and_(
+        scope_versions.c.tenant_id == bindparam("scope_tenant"),
+        scope_versions.c.user_id == bindparam("scope_user"),
+        scope_versions.c.content_type == bindparam("type"),
+    )
 
 
 @functools.cache
-def _lookup() -> Select:
-    band_match = [
-        and_(bands.c.band == index, bands.c.value == bindparam(f"band{index}"))
-        for index in range(len(normalize.BAND_WIDTHS))
-    ]
-    near = (
-        select(
-            func.json_agg(
-                func.json_build_array(
-                    memories.c.id, memories.c.simhash, memories.c.content_hash, memories.c.content
-                )
-            )
+def _snapshot() -> Select:
+    """The scope's version and its live memories' fingerprints and vectors, in one row.
+
+    A scope without a version row gets one (``:new_version``), so the write's guard is a
+    plain compare-and-set. Vectors of another width (another model) are replaced by zeros
+    (``:blank``) so the aggregated columns stay aligned; a zero vector matches nothing.
+    """
+    created = (
+        pg_insert(scope_versions)
+        .values(
+            tenant_id=bindparam("scope_tenant"),
+            user_id=bindparam("scope_user"),
+            content_type=bindparam("type"),
+            version=bindparam("new_version"),
         )
-        .select_from(bands.join(memories, memories.c.id == bands.c.memory_id))
-        .where(
-            bands.c.tenant_id == bindparam("scope_tenant"),
-            bands.c.user_id == bindparam("scope_user"),
-            bands.c.content_type == bindparam("type"),
-            or_(*band_match),
-            live(bindparam("now")),
-        )
-        .scalar_subquery()
+        .on_conflict_do_nothing()
+        .returning(scope_versions.c.version)
+        .cte("created")
     )
-    same = memories.alias("same")
-    exact_exists = (
-        select(literal(1))
-        .where(
-            same.c.tenant_id == bindparam("scope_tenant"),
-            same.c.user_id == bindparam("scope_user"),
-            same.c.content_type == bindparam("type"),
-            same.c.content_hash == bindparam("hash"),
-            same.c.deleted_at.is_(None),
-            or_(same.c.expires_at.is_(None), same.c.expires_at > bindparam("now")),
-        )
-        .exists()
+    existing = select(scope_versions.c.version).where(_in_versioned_scope()).scalar_subquery()
+    vector = case(
+        (func.length(memories.c.embedding) == bindparam("width"), memories.c.embedding),
+        else_=bindparam("blank", type_=LargeBinary),
     )
     statement = select(
+        func.coalesce(select(created.c.version).scalar_subquery(), existing),
         func.array_agg(memories.c.id),
-        func.string_agg(memories.c.embedding, literal_column("''::bytea")),
-        near,
-    ).where(
-        bound_scope(),
-        memories.c.content_type == bindparam("type"),
-        live(bindparam("now")),
-        memories.c.embedding.is_not(None),
-        func.length(memories.c.embedding) == bindparam("width"),
-        # An exact duplicate (one unique-index probe) needs no vectors: skip the transfer.
-        ~exact_exists,
-    )
+        func.array_agg(memories.c.simhash),
+        func.array_agg(memories.c.content_hash),
+        func.array_agg(memories.c.expires_at),
+        func.string_agg(vector, literal_column("''::bytea")),
+    ).where(bound_scope(), memories.c.content_type == bindparam("type"), live(bindparam("now")))
     return binary_results(statement)
+
+
+def _guard(guarded: bool) -> Any:
+    """Replace the scope's version: only if it is still ``:expected`` when ``guarded``.
+
+    Returns a row only when it did, and a guarded write depends on that row. UPDATE
+    rechecks its condition on the locked, latest row, so of two writers that read the same
+    version exactly one proceeds. An unguarded write still replaces the version, so every
+    other process's snapshot of the scope goes stale.
+    """
+    condition = _in_versioned_scope()
+    if guarded:
+        condition = and_(condition, scope_versions.c.version == bindparam("expected"))
+    return (
+        update(scope_versions)
+        .where(condition)
+        .values(version=bindparam("new_version"))
+        .returning(scope_versions.c.version)
+        .cte("guard")
+    )
+
+
+def _after(guard: Any, guarded: bool) -> Any:
+    """The condition that makes a write wait for its guard.
+
+    Guarded: the guard must have returned its row. Unguarded: always true, but it still
+    runs the guard first, so every writer locks the version row before any memory row;
+    in the opposite order a forced and a guarded writer deadlock.
+    """
+    if guarded:
+        return select(guard.c.version).exists()
+    return select(func.count()).select_from(guard).scalar_subquery() >= 0
 
 
 def _audit_from(source: Any, action: Any, detail: Any) -> Any:
@@ -135,32 +167,32 @@ def _audit_from(source: Any, action: Any, detail: Any) -> Any:
 
 
 @functools.cache
-def _insert() -> Select:
-    """Upsert + bands + audit entry in one statement."""
-    written = _upsert("postgresql").cte("written")
+def _insert(guarded: bool) -> Select:
+    """Guard + upsert + bands + audit entry in one statement (no row: the guard refused)."""
+    guard = _guard(guarded)
+    values = select(*new_row_values().values()).where(_after(guard, guarded))
+    written = upserting(
+        pg_insert(memories).from_select([column.name for column in memories.c], values)
+    ).cte("written")
     fresh = written.c.access_count == 0
-    values = union_all(
-        *(
-            select(
-                literal_column(str(index), Integer).label("band"),
-                bindparam(f"band{index}", type_=Integer).label("value"),
-            )
-            for index in range(len(normalize.BAND_WIDTHS))
-        )
-    ).subquery("band_values")
+    band = (
+        func.unnest(bindparam("bands", type_=ARRAY(Integer)))
+        .table_valued("value", with_ordinality="n")
+        .render_derived()
+    )
     band_rows = (
         pg_insert(bands)
         .from_select(
             ["memory_id", "band", "value", "tenant_id", "user_id", "content_type"],
             select(
                 written.c.id,
-                values.c.band,
-                values.c.value,
+                band.c.n - 1,
+                band.c.value,
                 written.c.tenant_id,
                 written.c.user_id,
                 written.c.content_type,
             )
-            .select_from(written.join(values, true()))
+            .select_from(written.join(band, true()))
             .where(fresh),
         )
         .on_conflict_do_nothing()
@@ -175,11 +207,53 @@ def _insert() -> Select:
 
 
 @functools.cache
-def _merge() -> Select:
-    """Refresh of a near/semantic duplicate + its audit entry in one statement."""
-    refreshed = _refresh().cte("refreshed")
-    entry = _audit_from(refreshed, literal("dedup"), bindparam("audit_detail")).cte("entry")
-    return select(*refreshed.c).add_cte(entry)
+def _merge(guarded: bool) -> Select:
+    """Guard + refresh of a near/semantic duplicate + its audit entry in one statement.
+
+    No row: the guard refused. A row whose ``id`` is NULL: the guard passed but the
+    duplicate was gone (forgotten or expired since the snapshot).
+    """
+    guard = _guard(guarded)
+    refreshed_cte = _refresh().where(_after(guard, guarded)).cte("refreshed")
+    entry = _audit_from(refreshed_cte, literal("dedup"), bindparam("audit_detail")).cte("entry")
+    if not guarded:
+        return select(*refreshed_cte.c).add_cte(entry)
+    return (
+        select(guard.c.version, *refreshed_cte.c)
+        .select_from(guard.outerjoin(refreshed_cte, true()))
+        .add_cte(entry)
+    )
+
+
+def _duplicate(
+    snapshot: ScopeSnapshot,
+    content: str,
+    fingerprint: Fingerprint,
+    vector: np.ndarray | None,
+    config: MemoryConfig,
+    now: float,
+) -> Plan[tuple[str | None, DedupTier | None]]:
+    """The near or semantic duplicate the snapshot points at, checked against its text.
+
+    An exact duplicate is left to the write's ON CONFLICT, which settles it atomically.
+    """
+    if snapshot.exact(fingerprint.content_hash, now):
+        return None, None
+    near = snapshot.near_candidates(fingerprint.simhash, now) if config.simhash_radius else []
+    similar: list[str] = []
+    if vector is not None:
+        ids, matrix = snapshot.live_vectors(now)
+        similar = above_threshold(ids, matrix, vector, config.semantic_threshold)
+    if not near and not similar:
+        return None, None
+    wanted = sorted({memory_id for memory_id, _ in near} | set(similar))
+    texts = dict((yield Step(_contents(), "all", {"ids": wanted})))
+    triples = [(i, simhash, texts[i]) for i, simhash in near if i in texts]
+    target = pick_near(triples, content, fingerprint, config.simhash_radius)
+    if target is not None:
+        return target, "near"
+    target = same_numbers_first(content, texts, [i for i in similar if i in texts])
+    return (target, "semantic") if target is not None else (None, None)
 
 
 def remember_plan_postgres(
@@ -189,67 +263,87 @@ def remember_plan_postgres(
     vector: np.ndarray | None,
     config: MemoryConfig,
     now: float,
+    snapshots: ScopeSnapshots,
 ) -> Plan[RememberResult]:
     fingerprint = Fingerprint.of(request.content)
     ttl = ttl_for(config, request.content_type, request.ttl_s)
     expires_at = None if ttl is None else now + ttl
-    bands_ = {f"band{index}": value for index, value in enumerate(fingerprint.bands)}
-    semantic = vector is not None and config.semantic_dedup
-    ids, blob, near = yield Step(
-        _lookup(),
-        "one",
-        {
-            **scope_parameters(scope),
-            **bands_,
-            "type": request.content_type,
-            "hash": fingerprint.content_hash,
-            "now": now,
-            "width": vector_codec.width(vector.shape[0]) if semantic and vector is not None else -1,
-        },
-    )
-    target, tier = None, None
-    candidates = near or []
-    if not any(candidate[2] == fingerprint.content_hash for candidate in candidates):
-        if config.simhash_radius:
-            triples = [(c[0], c[1], c[3]) for c in candidates]
-            target = pick_near(triples, request.content, fingerprint, config.simhash_radius)
-            tier = "near"
-        if target is None and semantic and ids and vector is not None:
-            matrix = vector_codec.decode(blob, len(ids), vector.shape[0])
-            above = above_threshold(list(ids), matrix, vector, config.semantic_threshold)
-            if above:
-                texts = dict((yield Step(_contents(), "all", {"ids": above})))
-                target, tier = same_numbers_first(request.content, texts, above), "semantic"
+    semantic = vector if vector is not None and config.semantic_dedup else None
+    dimension = 0 if semantic is None else semantic.shape[0]
+    width = vector_codec.width(dimension) if dimension else -1
+    key: ScopeKey = (scope.tenant_id, scope.user_id, request.content_type, width)
+    scoped = {**scope_parameters(scope), "type": request.content_type, "now": now}
+    for attempt in range(GUARDED_ATTEMPTS + 1):
+        snapshot = snapshots.get(key)
+        if snapshot is None:
+            row = yield Step(
+                _snapshot(),
+                "one",
+                {
+                    **scoped,
+                    "width": width,
+                    "blank": bytes(max(width, 0)),
+                    "new_version": secrets.randbits(63),
+                },
+            )
+            snapshot = ScopeSnapshot.load(row, dimension)
+        target, tier = yield from _duplicate(
+            snapshot, request.content, fingerprint, semantic, config, now
+        )
+        guarded = attempt < GUARDED_ATTEMPTS
+        version = secrets.randbits(63)
+        guard = {
+            **scoped,
+            "expected": snapshot.version,
+            "new_version": version,
+            "audit_session": scope.session_id,
+        }
+        snapshots.drop(key)
+        if target is not None and tier is not None:
+            merged = yield Step(
+                _merge(guarded),
+                "one",
+                {
+                    **guard,
+                    "target_id": target,
+                    "new_importance": request.importance,
+                    "new_expires_at": expires_at,
+                    "audit_detail": json.dumps({"tier": tier}, separators=(",", ":")),
+                },
+            )
+            if merged is None or merged.id is None:
+                continue
+            record = MemoryRecord.from_row(merged)
+            if guarded:
+                snapshots.put(key, snapshot.with_expiry(version, record.id, record.expires_at))
+            return RememberResult(record, True, tier, record.id)
 
-    audit_scope = {"audit_session": scope.session_id, "now": now}
-    if target is not None:
-        merged = yield Step(
-            _merge(),
+        new_id = uuid.uuid4().hex
+        row = yield Step(
+            _insert(guarded),
             "one",
             {
-                **audit_scope,
-                "target_id": target,
-                "new_importance": request.importance,
-                "new_expires_at": expires_at,
-                "audit_detail": json.dumps({"tier": tier}, separators=(",", ":")),
+                **guard,
+                **new_row_parameters(scope, request, fingerprint, vector, new_id, now, expires_at),
+                "bands": fingerprint.bands,
             },
         )
-        if merged is not None:
-            record = MemoryRecord.from_row(merged)
-            dedup_tier: DedupTier = "near" if tier == "near" else "semantic"
-            return RememberResult(record, True, dedup_tier, record.id)
-
-    new_id = uuid.uuid4().hex
-    row = yield Step(
-        _insert(),
-        "one",
-        {
-            **new_row_parameters(scope, request, fingerprint, vector, new_id, now, expires_at),
-            **bands_,
-            **audit_scope,
-        },
-    )
-    record = MemoryRecord.from_row(row)
-    if record.access_count == 0:
-        return RememberResult(memory=record, deduped=False)
-    return RememberResult(record, True, "exact", record.id)
+        if row is None:
+            continue
+        record = MemoryRecord.from_row(row)
+        if guarded:
+            snapshots.put(
+                key,
+                snapshot.with_memory(
+                    version,
+                    record.id,
+                    fingerprint.simhash,
+                    fingerprint.content_hash,
+                    record.expires_at,
+                    semantic,
+                ),
+            )
+        if record.access_count == 0:
+            return RememberResult(memory=record, deduped=False)
+        return RememberResult(record, True, "exact", record.id)
+    raise AssertionError("the last attempt is unguarded and always writes")

@@ -31,6 +31,7 @@ from storage.memory.recall import recall_plan
 from storage.memory.remember import remember_plan
 from storage.memory.remember_postgres import remember_plan_postgres
 from storage.memory.scope import Scope, validate_id
+from storage.memory.scope_snapshots import ScopeSnapshots
 from storage.memory.sweep import sweep_batch_plan
 
 T = TypeVar("T")
@@ -67,6 +68,7 @@ class MemoryStore:
         self.database = database
         self.embeddings = embeddings
         self.config = config
+        self.snapshots = ScopeSnapshots(config.scope_snapshot_entries, config.scope_snapshot_ttl_s)
         binary_results.enable(database.engine)
         binary_results.enable(database.async_engine.sync_engine)
 
@@ -134,7 +136,12 @@ class MemoryStore:
         """The plan and whether it runs in autocommit (Postgres: each statement atomic)."""
         if self.database.backend == "postgresql":
             plan = remember_plan_postgres(
-                scope=scope, request=request, vector=vector, config=self.config, now=time.time()
+                scope=scope,
+                request=request,
+                vector=vector,
+                config=self.config,
+                now=time.time(),
+                snapshots=self.snapshots,
             )
             return plan, True
         plan = remember_plan(
@@ -166,6 +173,10 @@ class MemoryStore:
             now=time.time(),
             backend=self.database.backend,
         )
+
+    def _forget(self, scope: Scope, memory_id: str) -> Plan[bool]:
+        self.snapshots.drop_user(scope.tenant_id, scope.user_id)
+        return forget_plan(scope=scope, memory_id=validate_memory_id(memory_id), now=time.time())
 
     def _sweep_batch(self, batch_size: int | None) -> Plan[tuple[int, int]]:
         return sweep_batch_plan(
@@ -221,8 +232,7 @@ class MemoryStore:
 
     def forget(self, scope: Scope, memory_id: str) -> bool:
         """Hide a memory now (soft delete); the sweep erases its text after the grace period."""
-        plan = forget_plan(scope=scope, memory_id=validate_memory_id(memory_id), now=time.time())
-        return self._run("forget", plan)
+        return self._run("forget", self._forget(scope, memory_id))
 
     def sweep(self, batch_size: int | None = None) -> int:
         """Hard-delete expired and long-forgotten memories in batches; returns rows deleted."""
@@ -246,6 +256,7 @@ class MemoryStore:
     def purge(self, tenant_id: str, user_id: str) -> dict[str, int]:
         """Erase every row of one user now; returns what was removed, per kind of data."""
         counts = self._run("purge", self._purge(tenant_id, user_id))
+        self.snapshots.drop_user(tenant_id, user_id)
         with _storage_errors("purge"):
             self.database.truncate_wal()
         return counts
@@ -297,8 +308,7 @@ class MemoryStore:
         return await self._arun_autocommit("recall", self._recall(scope, request, vector))
 
     async def aforget(self, scope: Scope, memory_id: str) -> bool:
-        plan = forget_plan(scope=scope, memory_id=validate_memory_id(memory_id), now=time.time())
-        return await self._arun("forget", plan)
+        return await self._arun("forget", self._forget(scope, memory_id))
 
     async def asweep(self, batch_size: int | None = None) -> int:
         total = 0
@@ -319,6 +329,7 @@ class MemoryStore:
 
     async def apurge(self, tenant_id: str, user_id: str) -> dict[str, int]:
         counts = await self._arun("purge", self._purge(tenant_id, user_id))
+        self.snapshots.drop_user(tenant_id, user_id)
         with _storage_errors("purge"):
             await self.database.atruncate_wal()
         return counts

@@ -125,6 +125,22 @@ class MemoryAudit(SQLModel, table=True):
     detail: str = Field(default="{}", sa_type=Text)
 
 
+class MemoryScopeVersion(SQLModel, table=True):
+    """The current version of one scope's memories, for remember's snapshots.
+
+    A random 63-bit value replaced by every remember write on Postgres (never reused, so a
+    snapshot read before a purge can never match a row created after it).
+    """
+
+    __tablename__ = "memory_scope_versions"
+
+    tenant_id: str = Field(primary_key=True, max_length=ID_LENGTH)
+    user_id: str = Field(primary_key=True, max_length=ID_LENGTH)
+    content_type: str = Field(primary_key=True, max_length=CONTENT_TYPE_LENGTH)
+    version: int = Field(sa_type=BigInteger)
+
+
 memories: Table = Memory.__table__  # type: ignore[assignment]
 bands: Table = MemorySimhashBand.__table__  # type: ignore[assignment]
 audit: Table = MemoryAudit.__table__  # type: ignore[assignment]
+scope_versions: Table = MemoryScopeVersion.__table__  # type: ignore[assignment]

@@ -20,7 +20,7 @@ from storage.config import DatabaseConfig, MemoryConfig
 from storage.engine import Database
 from storage.memory import MemoryStore, Scope, binary_results, vector_codec
 from storage.memory.recall import _fetch, _touch
-from storage.memory.remember_postgres import _insert, _lookup, _merge
+from storage.memory.remember_postgres import _insert, _merge, _snapshot
 
 DIMENSION = 384
 
@@ -68,7 +68,8 @@ async def test_vector_fetches_are_binary_sync_and_async(
 
     assert found[0].memory.id == first.memory.id
     assert afound[0].memory.id == second.memory.id
-    assert formats == [Format.BINARY] * 4
+    # The first remember read the scope's snapshot; the second used it (no read at all).
+    assert formats == [Format.BINARY] * 3
 
 
 def test_binary_and_text_fetches_return_the_same_vectors(
@@ -109,9 +110,11 @@ def test_hot_statements_fit_psycopgs_parse_cache() -> None:
     """Longer statements are re-parsed in Python on every call (~0.1-0.2 ms each)."""
     dialect = postgresql.psycopg.dialect()
     for statement in (
-        _lookup(),
-        _insert(),
-        _merge(),
+        _snapshot(),
+        _insert(True),
+        _insert(False),
+        _merge(True),
+        _merge(False),
         _fetch("postgresql", False),
         _touch("postgresql"),
     ):
