@@ -8,6 +8,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import redis
@@ -20,9 +21,17 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, directory: Path | None = None) -> None:
+    """``args`` are extra redis-server options, e.g. ``("--requirepass", "s3cret")``."""
+
+    def __init__(self, directory: Path | None = None, args: Sequence[str] = ()) -> None:
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.args = tuple(args)
+        self.password = (
+            self.args[self.args.index("--requirepass") + 1]
+            if "--requirepass" in self.args
+            else None
+        )
         self._directory = directory or Path(tempfile.mkdtemp(prefix="redis-server-"))
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -32,11 +41,14 @@ class RedisServer:
                 "redis-server",
                 *("--port", str(self.port), "--bind", "127.0.0.1"),
                 *("--save", "", "--appendonly", "no", "--dir", str(self._directory)),
+                *self.args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        client = redis.Redis(port=self.port, socket_timeout=1, socket_connect_timeout=1)
+        client = redis.Redis(
+            port=self.port, password=self.password, socket_timeout=1, socket_connect_timeout=1
+        )
         try:
             for _ in range(500):
                 try:
@@ -65,7 +77,9 @@ class RedisServer:
         self._process.send_signal(signal.SIGCONT)
 
     def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, decode_responses=True, socket_timeout=2)
+        return redis.Redis(
+            port=self.port, password=self.password, decode_responses=True, socket_timeout=2
+        )
 
     def commands(self) -> int:
         """Commands the server has run (``INFO commandstats``), Lua-internal ones included."""
