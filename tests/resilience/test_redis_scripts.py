@@ -24,7 +24,9 @@ from typing import Any
 import pytest
 import redis
 
-from storage.redis_scripts import Endpoint, ScriptChannels
+from storage.config import RedisConfig
+from storage.redis import RedisHandle
+from storage.redis_scripts import AsyncScriptRunner, Endpoint, ScriptChannels
 from tests.redis_server import RedisServer, free_port
 from tools.resilience.rate_limit import GCRA_LUA
 
@@ -230,6 +232,32 @@ def test_password_from_the_url_or_the_config_and_a_clear_error_without(
         server.kill()
 
 
+def test_handle_sends_the_config_password_and_selects_the_url_db(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path, args=("--requirepass", "s3cret")).start()
+    handle = RedisHandle.from_config(
+        RedisConfig(url=f"redis://:s3cret@127.0.0.1:{server.port}/3", key_prefix="t")
+    )
+    assert handle is not None
+    assert handle.scripts.endpoint.password == "s3cret"  # moved out of the URL by the config
+    client = server.client()
+    try:
+
+        async def main() -> Any:
+            reply = await handle.register_async_script(SET)(keys=[handle.key("k")], args=["v"])
+            await handle.aclose()
+            return reply
+
+        assert asyncio.run(main()) == "v"
+        assert client.execute_command("SELECT", 3)
+        assert client.get("t:k") == "v"
+        client.execute_command("SELECT", 0)
+        assert client.get("t:k") is None
+    finally:
+        client.close()
+        handle.close()
+        server.kill()
+
+
 def test_unix_socket_url_with_db_query(tmp_path: Path) -> None:
     directory = Path(tempfile.mkdtemp(prefix="rs-"))  # short: socket paths are limited
     socket_path = directory / "redis.sock"
@@ -342,7 +370,7 @@ def test_url_options_are_honoured_or_refused_at_construction(redis_url: str) -> 
     )
 
     with pytest.raises(ValueError, match="client_name"):
-        Endpoint.from_url(f"{redis_url}?client_name=agent", connect_timeout_s=1, socket_timeout_s=1)
+        RedisHandle.from_config(RedisConfig(url=f"{redis_url}?client_name=agent"))
     with pytest.raises(ValueError, match="rediss://"):
         Endpoint.from_url("redis://h/0?ssl_cert_reqs=none", connect_timeout_s=1, socket_timeout_s=1)
     with pytest.raises(ValueError, match="ssl_cert_reqs"):
@@ -450,6 +478,35 @@ def test_waiters_pending_when_the_server_dies_get_connection_error(
 # Lifetimes
 
 
+def test_aclose_leaves_no_open_transport(
+    redis_server: RedisServer, resource_warnings: Callable[[], list[str]]
+) -> None:
+    handle = RedisHandle.from_config(RedisConfig(url=redis_server.url, key_prefix="t"))
+    assert handle is not None
+    client = redis_server.client()
+
+    async def main() -> None:
+        echo = handle.register_async_script(ECHO)
+        assert await echo(keys=["a"], args=[1]) == ["a", "1"]
+        assert len(handle.scripts) == 1
+        conn = handle.scripts.current()._conn
+        assert conn is not None
+        await handle.aclose()
+        assert len(handle.scripts) == 0
+        assert conn.closed
+        assert conn._transport is None  # connection_lost ran: the socket is closed
+        assert await echo(keys=["b"], args=[2]) == ["b", "2"]  # a fresh channel
+        await handle.aclose()
+
+    try:
+        asyncio.run(main())
+        assert _wait(lambda: len(client.client_list()) == 1)  # only this client is left
+    finally:
+        client.close()
+        handle.close()
+    assert resource_warnings() == []
+
+
 def test_a_loop_that_ends_without_aclose_closes_and_drops_its_channel(
     redis_server: RedisServer, resource_warnings: Callable[[], list[str]]
 ) -> None:
@@ -491,3 +548,24 @@ def test_each_event_loop_gets_its_own_channel(redis_url: str) -> None:
         thread.join(10)
     assert results == {tag: [[tag, str(i)] for i in range(50)] for tag in ("t1", "t2")}
     assert len(channels) == 0
+
+
+async def test_the_handle_runner_on_the_test_loop(redis_url: str, redis_prefix: str) -> None:
+    handle = RedisHandle.from_config(RedisConfig(url=redis_url, key_prefix=redis_prefix))
+    assert handle is not None
+    runner = handle.register_async_script(SET)
+    assert isinstance(runner, AsyncScriptRunner)
+    try:
+        assert await runner(keys=[handle.key("k")], args=["v"]) == "v"
+        assert handle.sync.get(handle.key("k")) == "v"
+    finally:
+        await handle.aclose()
+
+
+def _wait(condition: Any, timeout_s: float = 5.0) -> bool:
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False

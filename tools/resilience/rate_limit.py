@@ -157,9 +157,7 @@ class RateLimiter:
             return
         if self._redis is not None and self._redis.available:
             try:
-                allowed, retry_us, refused = await self._ascript(
-                    keys=plan.keys, args=plan.argv(), client=self._redis.aio
-                )
+                allowed, retry_us, refused = await self._ascript(keys=plan.keys, args=plan.argv())
             except (redis.RedisError, OSError) as exc:
                 self._redis_failed(exc)
             else:

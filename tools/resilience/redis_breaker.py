@@ -260,9 +260,7 @@ class RedisBreakerStorage(CircuitBreakerStorage):
 
     async def _arun(self, cb: Breaker, op: str, forced: str = "") -> list[Any] | None:
         try:
-            result = await self._ascript(
-                keys=[self.key], args=self._args(cb, op, forced), client=self._handle.aio
-            )
+            result = await self._ascript(keys=[self.key], args=self._args(cb, op, forced))
         except REDIS_ERRORS as exc:
             self._failed(exc)
             return None
