@@ -7,7 +7,9 @@ server's ``INFO commandstats`` on a redis-server started for this bench on a fre
 - Redis up: the naive stack (tenacity + ``limits`` moving window + ``asyncio.timeout`` +
   pybreaker ``CircuitRedisStorage``) against the guard with a Redis-shared breaker and a
   tool rate limit, then session + tenant + tool limits, then the breaker alone; a bare
-  EVALSHA of the GCRA script shows what one round trip costs here;
+  EVALSHA of the GCRA script shows what one round trip costs here (async: through
+  redis.asyncio, the library call, and through ``storage.redis_scripts``, which the guard
+  uses);
 - Redis down (killed, after detection): the same guard.
 
 Run: ``.venv/bin/python -m bench.resilience [--n 20000] [--busy]``. ``--busy`` keeps a
@@ -43,6 +45,7 @@ from tenacity import AsyncRetrying, Retrying, stop_after_attempt
 
 from storage.config import RedisConfig
 from storage.redis import RedisHandle
+from storage.redis_scripts import PipelinedConnection
 from tests.redis_server import RedisServer
 from tools.resilience import Resilience, ResilienceConfig, call_scope
 from tools.resilience.rate_limit import GCRA_LUA
@@ -74,7 +77,8 @@ class Row:
 
 
 class RoundTrips:
-    """Counts requests written to Redis by this process (a pipeline or EVALSHA is one).
+    """Counts requests written to Redis by this process (a pipeline or EVALSHA is one),
+    through redis-py and through the script channel.
 
     The server's ``commandstats`` also counts the commands a Lua script runs inside
     itself, so it is reported too, but round trips are what a caller waits for.
@@ -97,6 +101,14 @@ class RoundTrips:
 
         redis.connection.AbstractConnection.send_packed_command = counted  # type: ignore[method-assign]
         redis.asyncio.connection.AbstractConnection.send_packed_command = acounted  # type: ignore[method-assign]
+
+        channel_send = PipelinedConnection.send
+
+        def channel_counted(self: Any, request: bytes) -> Any:
+            cls.count += 1
+            return channel_send(self, request)
+
+        PipelinedConnection.send = channel_counted  # type: ignore[method-assign]
 
 
 def _sync_samples(fn: Callable[[], Any], n: int) -> list[float]:
@@ -249,17 +261,23 @@ def redis_rows(server: RedisServer, n: int) -> list[Row]:
     atool_limited = one_limit.guard("asearch")(_abare)
 
     gcra = handle.sync.register_script(GCRA_LUA)
-    agcra = handle.register_async_script(GCRA_LUA)
+    channel_gcra = handle.register_async_script(GCRA_LUA)
     keys, argv = ["k1", "k2", "k3"], [1, 10_000_000] * 3
 
-    async def aevalsha() -> Any:
-        return await agcra(keys=keys, args=argv, client=handle.aio)
+    async def channel_evalsha() -> Any:
+        return await channel_gcra(keys=keys, args=argv)
 
     async def run_async() -> list[Row]:
+        aio_gcra = handle.aio.register_script(GCRA_LUA)  # redis.asyncio's own script call
+
+        async def aevalsha() -> Any:
+            return await aio_gcra(keys=keys, args=argv)
+
         rows = []
         for name, fn in [
             ("bare call", _abare),
-            ("bare EVALSHA of the GCRA script", aevalsha),
+            ("bare EVALSHA of the GCRA script (redis.asyncio)", aevalsha),
+            ("bare EVALSHA of the GCRA script (script channel)", channel_evalsha),
             ("naive stack (tenacity+limits+timeout+pybreaker Redis)", anaive),
             ("guard, Redis breaker + tool rate limit", atool_limited),
             ("guard, Redis breaker + 3 rate limits", aguarded),
@@ -268,6 +286,7 @@ def redis_rows(server: RedisServer, n: int) -> list[Row]:
             with Meter(server) as meter:
                 samples = await _async_samples(fn, n)
             rows.append(meter.row("async, Redis up", name, samples))
+        await handle.aclose()
         return rows
 
     rows = []
