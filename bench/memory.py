@@ -3,7 +3,9 @@
 Per backend (Postgres, SQLite) with N memories in one tenant spread over U users (recall
 cost follows memories per user, the tenant's size only costs an index level):
 - ``remember new / exact dup / near dup``: the store's remember with a precomputed
-  embedding (the model's time is its own row), through every dedup tier;
+  embedding (the model's time is its own row), through every dedup tier, in scopes this
+  process has seen (Postgres keeps their snapshots); ``remember new, scope unseen``: the
+  same from a store that keeps none, so each call reads the scope first;
 - ``recall``: ranked recall with a precomputed query embedding (fetch, numpy, access update);
 - ``raw INSERT`` / ``raw SELECT``: the same row inserted (one transaction each) and the same
   indexed fetch of one user's rows, with the bare driver (psycopg / sqlite3);
@@ -233,11 +235,17 @@ def store_operations(
     select_once: Callable[[str], Any],
 ) -> dict[str, Callable[[int], Any]]:
     """The store's operations and the bare driver's, keyed by table row name."""
-    store = MemoryStore(database, LocalOnnxEmbeddings(), MemoryConfig())
+    embeddings = LocalOnnxEmbeddings()
+    store = MemoryStore(database, embeddings, MemoryConfig())
+    # Another process, or the first remember of a user here: the scope must be read.
+    unseen = MemoryStore(database, embeddings, MemoryConfig(scope_snapshot_memories=0))
     rng = random.Random(1)
     total = OPS + 20
-    fresh = unit_vectors(np.random.default_rng(2), 2 * total)
+    fresh = unit_vectors(np.random.default_rng(2), 3 * total)
     texts = [sentence(rng, 10_000_000 + i) for i in range(total)]
+    unseen_texts = [sentence(rng, 40_000_000 + i) for i in range(total)]
+    for user in sorted(set(data.users)):  # this process has seen every user once
+        store.remember(Scope(TENANT, user), f"warm-up note for {user}", embedding=fresh[-1])
     raw_texts = [sentence(rng, 20_000_000 + i) for i in range(total)]
     queries = unit_vectors(np.random.default_rng(3), total)
 
@@ -246,6 +254,10 @@ def store_operations(
 
     def remember_new(i: int) -> None:
         assert not store.remember(scope(i), texts[i], embedding=fresh[i]).deduped
+
+    def remember_new_unseen(i: int) -> None:
+        result = unseen.remember(scope(i), unseen_texts[i], embedding=fresh[2 * total + i])
+        assert not result.deduped
 
     def remember_exact(i: int) -> None:
         j = (i * 37) % data.size
@@ -263,6 +275,7 @@ def store_operations(
 
     return {
         "remember new": remember_new,
+        "remember new, scope unseen": remember_new_unseen,
         "remember exact dup": remember_exact,
         "remember near dup": remember_near,
         "recall (k=5)": recall,
@@ -449,6 +462,7 @@ def print_table(
     print("-" * len(header))
     names = [
         "remember new",
+        "remember new, scope unseen",
         "remember exact dup",
         "remember near dup",
         "recall (k=5)",
@@ -469,6 +483,10 @@ def print_table(
     print(
         f"  remember new / raw INSERT:        pg {ratio(pg.get('remember new'), pg.get('raw INSERT'))}"
         f"   sqlite {ratio(lite.get('remember new'), lite.get('raw INSERT'))}"
+    )
+    print(
+        f"  unseen scope / raw INSERT:        pg {ratio(pg.get('remember new, scope unseen'), pg.get('raw INSERT'))}"
+        f"   sqlite {ratio(lite.get('remember new, scope unseen'), lite.get('raw INSERT'))}"
     )
     print(
         f"  remember new / PostgresStore put: pg {ratio(pg.get('remember new'), pg.get('PostgresStore put'))}"

@@ -174,12 +174,13 @@ class MemoryConfig(BaseModel):
         description="A forgotten memory's text is hard-deleted by the first sweep after this.",
     )
     sweep_batch_size: int = Field(default=500, ge=1, le=10_000, description="Rows per sweep batch.")
-    scope_snapshot_entries: int = Field(
-        default=1_000,
+    scope_snapshot_memories: int = Field(
+        default=50_000,
         ge=0,
         description=(
-            "Postgres: scopes whose dedup snapshot (hashes, SimHashes, vectors; no text) each "
-            "process keeps, so remembering a new fact is one round trip (0: off)."
+            "Postgres: memories (ids, hashes, vectors; no text; ~1.5 KiB each) that each "
+            "process keeps in dedup snapshots of recent scopes, so remembering a new fact is "
+            "one round trip (0: off)."
         ),
     )
     scope_snapshot_ttl_s: float = Field(

@@ -4,8 +4,8 @@ The generic plan (``remember.py``) needs about seven round trips with BEGIN and 
 Postgres each costs a network hop and a backend wake-up. Here the dedup decision is taken
 from the scope's snapshot (``scope_snapshots``: SimHashes, content hashes and vectors kept in
 process, stamped with the scope's version) and the write is one autocommit statement whose
-data-modifying CTEs replace the scope's version, then upsert the memory with its bands and
-audit entry (or refresh the duplicate with its audit entry), only if the version is still
+data-modifying CTEs replace the scope's version, then upsert the memory with its audit
+entry (or refresh the duplicate with its audit entry), only if the version is still
 the one the snapshot was read at. So:
 - a new fact costs one round trip when the snapshot is warm (this process wrote or read the
   scope within ``memory.scope_snapshot_ttl_s``), two when it has to be read;
@@ -28,9 +28,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import (
-    ARRAY,
     Float,
-    Integer,
     LargeBinary,
     Select,
     String,
@@ -48,7 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from storage.config import MemoryConfig
-from storage.memory import vector_codec
+from storage.memory import normalize, vector_codec
 from storage.memory.binary_results import binary_results
 from storage.memory.execution import Plan, Step
 from storage.memory.inputs import RememberInput
@@ -69,7 +67,7 @@ from storage.memory.remember import (
 from storage.memory.scope import Scope
 from storage.memory.scope_snapshots import ScopeKey, ScopeSnapshot, ScopeSnapshots
 from storage.memory.tables import audit as audit_table
-from storage.memory.tables import bands, memories, scope_versions
+from storage.memory.tables import memories, scope_versions
 
 AUDIT_COLUMNS = ["at", "tenant_id", "user_id", "session_id", "action", "memory_id", "detail"]
 GUARDED_ATTEMPTS = 3
@@ -168,42 +166,23 @@ def _audit_from(source: Any, action: Any, detail: Any) -> Any:
 
 @functools.cache
 def _insert(guarded: bool) -> Select:
-    """Guard + upsert + bands + audit entry in one statement (no row: the guard refused)."""
+    """Guard + upsert + audit entry in one statement (no row: the guard refused).
+
+    No SimHash band rows: on Postgres the band index lives in the scope snapshot, which is
+    always what near-duplicates are found in (the table serves the generic plan).
+    """
     guard = _guard(guarded)
     values = select(*new_row_values().values()).where(_after(guard, guarded))
     written = upserting(
         pg_insert(memories).from_select([column.name for column in memories.c], values)
     ).cte("written")
     fresh = written.c.access_count == 0
-    band = (
-        func.unnest(bindparam("bands", type_=ARRAY(Integer)))
-        .table_valued("value", with_ordinality="n")
-        .render_derived()
-    )
-    band_rows = (
-        pg_insert(bands)
-        .from_select(
-            ["memory_id", "band", "value", "tenant_id", "user_id", "content_type"],
-            select(
-                written.c.id,
-                band.c.n - 1,
-                band.c.value,
-                written.c.tenant_id,
-                written.c.user_id,
-                written.c.content_type,
-            )
-            .select_from(written.join(band, true()))
-            .where(fresh),
-        )
-        .on_conflict_do_nothing()
-        .cte("band_rows")
-    )
     entry = _audit_from(
         written,
         case((fresh, literal("remember")), else_=literal("dedup")),
         case((fresh, literal("{}")), else_=literal('{"tier":"exact"}')),
     ).cte("entry")
-    return select(*written.c).add_cte(band_rows).add_cte(entry)
+    return select(*written.c).add_cte(entry)
 
 
 @functools.cache
@@ -239,7 +218,12 @@ def _duplicate(
     """
     if snapshot.exact(fingerprint.content_hash, now):
         return None, None
-    near = snapshot.near_candidates(fingerprint.simhash, now) if config.simhash_radius else []
+    # Within the radius before any text is fetched: templated texts share bands often.
+    near = [
+        (memory_id, simhash)
+        for memory_id, simhash in snapshot.near_candidates(fingerprint.simhash, now)
+        if normalize.hamming(simhash, fingerprint.simhash) <= config.simhash_radius
+    ]
     similar: list[str] = []
     if vector is not None:
         ids, matrix = snapshot.live_vectors(now)
@@ -325,7 +309,6 @@ def remember_plan_postgres(
             {
                 **guard,
                 **new_row_parameters(scope, request, fingerprint, vector, new_id, now, expires_at),
-                "bands": fingerprint.bands,
             },
         )
         if row is None:

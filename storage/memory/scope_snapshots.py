@@ -8,7 +8,8 @@ write only applies if that version is still current (see ``remember_postgres``):
 snapshot can cost a retry, never a wrong decision.
 
 What a snapshot holds is derived data only: ids, SimHashes, content hashes, expiry times and
-float16 vectors; never the text. It lives at most ``ttl_s`` (so a user erased through
+vectors (float32, decoded once: ~1.5 KiB per memory at 384 dimensions); never the text.
+The cache is bounded by the memories it holds in all, and a snapshot lives at most ``ttl_s`` (so a user erased through
 another process is not kept in this one's memory for longer), and purge drops this
 process's snapshots of the user at once. The SimHash bands are indexed in a dict, as the
 band table does in the database: candidates come from equal bands, never from a scan.
@@ -39,8 +40,7 @@ class ScopeSnapshot:
     simhashes: tuple[int, ...] = ()
     hashes: dict[str, int] = field(default_factory=dict)
     expires_at: np.ndarray = field(default_factory=lambda: np.empty(0))
-    vectors: bytes = b""
-    dimension: int = 0
+    matrix: np.ndarray = field(default_factory=lambda: np.empty((0, 0), dtype=np.float32))
     band_index: dict[tuple[int, int], tuple[int, ...]] = field(default_factory=dict)
     loaded_at: float = 0.0
 
@@ -49,6 +49,7 @@ class ScopeSnapshot:
         """From the snapshot query's one row: version, then aggregated columns."""
         version, ids, simhashes, hashes, expires, blob = row
         ids = tuple(ids or ())
+        blob = bytes(blob or b"")
         simhashes = tuple(normalize.to_unsigned(value) for value in simhashes or ())
         return cls(
             version=version,
@@ -56,8 +57,7 @@ class ScopeSnapshot:
             simhashes=simhashes,
             hashes={value: index for index, value in enumerate(hashes or ())},
             expires_at=_expiries(expires or ()),
-            vectors=bytes(blob or b""),
-            dimension=dimension,
+            matrix=vector_codec.decode(blob, len(ids), dimension),
             band_index=_band_index(simhashes),
             loaded_at=time.monotonic(),
         )
@@ -75,9 +75,11 @@ class ScopeSnapshot:
 
     def live_vectors(self, now: float) -> tuple[list[str], np.ndarray]:
         """Ids and float32 vectors of the memories still live at ``now``."""
-        matrix = vector_codec.decode(self.vectors, len(self.ids), self.dimension)
         live = self.expires_at > now
-        return [memory_id for memory_id, ok in zip(self.ids, live, strict=True) if ok], matrix[live]
+        if live.all():
+            return list(self.ids), self.matrix
+        ids = [memory_id for memory_id, ok in zip(self.ids, live, strict=True) if ok]
+        return ids, self.matrix[live]
 
     def with_expiry(self, version: int, memory_id: str, expires_at: float | None) -> ScopeSnapshot:
         """After this process's refresh of a duplicate (which may extend its TTL)."""
@@ -106,11 +108,11 @@ class ScopeSnapshot:
         band_index = dict(self.band_index)
         for key in enumerate(normalize.bands(simhash)):
             band_index[key] = (*band_index.get(key, ()), position)
-        blob = (
-            vector_codec.encode(vector)
-            if vector is not None and vector.shape[0] == self.dimension
-            else bytes(vector_codec.width(self.dimension))
-        )
+        dimension = self.matrix.shape[1]
+        row = np.zeros((1, dimension), dtype=np.float32)
+        if vector is not None and vector.shape[0] == dimension:
+            # As stored (float16), so this process decides as one that reads the row back.
+            row[0] = vector_codec.decode(vector_codec.encode(vector), 1, dimension)[0]
         return replace(
             self,
             version=version,
@@ -118,7 +120,7 @@ class ScopeSnapshot:
             simhashes=(*self.simhashes, simhash),
             hashes={**self.hashes, content_hash: position},
             expires_at=np.append(self.expires_at, np.inf if expires_at is None else expires_at),
-            vectors=self.vectors + blob,
+            matrix=np.vstack((self.matrix, row)),
             band_index=band_index,
         )
 
@@ -143,17 +145,14 @@ def _band_index(simhashes: tuple[int, ...]) -> dict[tuple[int, int], tuple[int, 
 
 
 class ScopeSnapshots:
-    """A bounded LRU of snapshots, each usable for ``ttl_s`` after it was read."""
+    """An LRU of snapshots bounded by the memories they hold, each used for ``ttl_s``."""
 
-    def __init__(self, max_entries: int, ttl_s: float) -> None:
+    def __init__(self, max_memories: int, ttl_s: float) -> None:
         self._entries: OrderedDict[ScopeKey, ScopeSnapshot] = OrderedDict()
         self._lock = threading.Lock()
-        self._max_entries = max_entries
+        self._max_memories = max_memories
+        self._held = 0
         self._ttl_s = ttl_s
-
-    @property
-    def enabled(self) -> bool:
-        return self._max_entries > 0 and self._ttl_s > 0
 
     def get(self, key: ScopeKey) -> ScopeSnapshot | None:
         with self._lock:
@@ -161,28 +160,34 @@ class ScopeSnapshots:
             if snapshot is None:
                 return None
             if time.monotonic() - snapshot.loaded_at > self._ttl_s:
-                del self._entries[key]
+                self._pop(key)
                 return None
             self._entries.move_to_end(key)
             return snapshot
 
     def put(self, key: ScopeKey, snapshot: ScopeSnapshot) -> None:
-        if not self.enabled:
+        if self._ttl_s <= 0 or not 0 < len(snapshot.ids) <= self._max_memories:
             return
         with self._lock:
+            self._pop(key)
             self._entries[key] = snapshot
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._max_entries:
-                self._entries.popitem(last=False)
+            self._held += len(snapshot.ids)
+            while self._held > self._max_memories:
+                self._pop(next(iter(self._entries)))
 
     def drop(self, key: ScopeKey) -> None:
         with self._lock:
-            self._entries.pop(key, None)
+            self._pop(key)
 
     def drop_user(self, tenant_id: str, user_id: str) -> None:
         with self._lock:
             for key in [k for k in self._entries if k[0] == tenant_id and k[1] == user_id]:
-                del self._entries[key]
+                self._pop(key)
+
+    def _pop(self, key: ScopeKey) -> None:
+        snapshot = self._entries.pop(key, None)
+        if snapshot is not None:
+            self._held -= len(snapshot.ids)
 
     def __len__(self) -> int:
         return len(self._entries)

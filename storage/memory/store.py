@@ -68,7 +68,7 @@ class MemoryStore:
         self.database = database
         self.embeddings = embeddings
         self.config = config
-        self.snapshots = ScopeSnapshots(config.scope_snapshot_entries, config.scope_snapshot_ttl_s)
+        self.snapshots = ScopeSnapshots(config.scope_snapshot_memories, config.scope_snapshot_ttl_s)
         binary_results.enable(database.engine)
         binary_results.enable(database.async_engine.sync_engine)
 

@@ -48,7 +48,8 @@ def test_purge_leaves_the_sentinel_in_no_column_of_any_table(
 
     counts = store.purge(scope.tenant_id, scope.user_id)
 
-    assert counts == {"memories": 4, "vectors": 4, "simhash_bands": 24, "audit_entries": 6}
+    bands = 24 if store.database.backend == "sqlite" else 0  # Postgres: in the snapshots
+    assert counts == {"memories": 4, "vectors": 4, "simhash_bands": bands, "audit_entries": 6}
     assert places_holding(store.database, sentinel) == []
     assert places_holding(store.database, scope.user_id + "'") == []
     assert store.export(scope.tenant_id, scope.user_id)["memories"] == []

@@ -75,8 +75,9 @@ def counts(database: Database, tenant_id: str) -> tuple[int, int, int]:
 
 def test_a_failure_mid_remember_writes_nothing(memory_database: Database, scope: Scope) -> None:
     store = MemoryStore(memory_database, DeterministicFakeEmbedding(size=384), MemoryConfig())
-    # On Postgres the bands are written inside the one upsert statement; it fails as a whole.
-    inject([memory_database.engine], lambda sql: "INSERT INTO memory_simhash_bands" in sql)
+    # The audit entry is the last write: on SQLite after the memory and its bands, on
+    # Postgres inside the one upsert statement, which fails as a whole.
+    inject([memory_database.engine], lambda sql: "INSERT INTO memory_audit" in sql)
     with pytest.raises(MemoryStorageError, match="nothing was written") as error:
         store.remember(scope, "card 4111 1111 1111 1111 expires 12/30")
     assert error.value.retryable
@@ -196,7 +197,8 @@ async def test_a_thousand_operations_with_injected_failures_leak_no_connection(
                     )
                 ).scalars()
             )
-        assert {memory_id: n for memory_id, n in band_rows} == dict.fromkeys(live, 6)
+        assert live, "some memories were stored"
+        assert band_rows == [], "on Postgres the band index lives in the scope snapshots"
         assert set(live) <= audited, "every stored memory has its audit entry"
     finally:
         clean.dispose()

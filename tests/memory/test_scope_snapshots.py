@@ -158,7 +158,7 @@ def test_purge_drops_this_process_snapshots_of_the_user(
 
 def test_snapshots_expire_and_can_be_turned_off(postgres_database: Database, scope: Scope) -> None:
     short = make_store(postgres_database, scope_snapshot_ttl_s=0.05)
-    off = make_store(postgres_database, scope_snapshot_entries=0)
+    off = make_store(postgres_database, scope_snapshot_memories=0)
     statements = count_statements(postgres_database)
 
     short.remember(scope, "ships to Lisbon", embedding=unit(1))

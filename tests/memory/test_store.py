@@ -81,7 +81,8 @@ def test_near_duplicate_found_through_simhash_bands(store: MemoryStore, scope: S
         band_rows = connection.execute(
             select(func.count()).where(bands.c.tenant_id == scope.tenant_id)
         ).scalar_one()
-    assert band_rows == 6
+    # SQLite looks bands up in the table; Postgres in the scope's snapshot (remember_postgres).
+    assert band_rows == (6 if store.database.backend == "sqlite" else 0)
 
 
 def test_different_facts_and_different_types_are_kept(store: MemoryStore, scope: Scope) -> None:
