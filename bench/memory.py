@@ -237,15 +237,17 @@ def store_operations(
     """The store's operations and the bare driver's, keyed by table row name."""
     embeddings = LocalOnnxEmbeddings()
     store = MemoryStore(database, embeddings, MemoryConfig())
-    # Another process, or the first remember of a user here: the scope must be read.
+    # Another process, or the first remember of a user here: the scope must be read. It
+    # writes the odd users and `store` the even ones: a write by one to a scope the other
+    # holds a snapshot of would send the other through a refused write and a reread.
     unseen = MemoryStore(database, embeddings, MemoryConfig(scope_snapshot_memories=0))
     rng = random.Random(1)
     total = OPS + 20
     fresh = unit_vectors(np.random.default_rng(2), 3 * total)
     texts = [sentence(rng, 10_000_000 + i) for i in range(total)]
     unseen_texts = [sentence(rng, 40_000_000 + i) for i in range(total)]
-    for user in sorted(set(data.users)):  # this process has seen every user once
-        store.remember(Scope(TENANT, user), f"warm-up note for {user}", embedding=fresh[-1])
+    for k in range(0, data.user_count, 2):  # this process has seen its users once
+        store.remember(Scope(TENANT, data.users[k]), f"warm-up note {k}", embedding=fresh[-1])
     raw_texts = [sentence(rng, 20_000_000 + i) for i in range(total)]
     queries = unit_vectors(np.random.default_rng(3), total)
 
@@ -253,19 +255,19 @@ def store_operations(
         return Scope(TENANT, data.users[i % data.size])
 
     def remember_new(i: int) -> None:
-        assert not store.remember(scope(i), texts[i], embedding=fresh[i]).deduped
+        assert not store.remember(scope(2 * i), texts[i], embedding=fresh[i]).deduped
 
     def remember_new_unseen(i: int) -> None:
-        result = unseen.remember(scope(i), unseen_texts[i], embedding=fresh[2 * total + i])
+        result = unseen.remember(scope(2 * i + 1), unseen_texts[i], embedding=fresh[2 * total + i])
         assert not result.deduped
 
     def remember_exact(i: int) -> None:
-        j = (i * 37) % data.size
+        j = (i * 74) % data.size
         result = store.remember(scope(j), data.texts[j].upper() + "!", embedding=data.vectors[j])
         assert result.dedup_tier == "exact"
 
     def remember_near(i: int) -> None:
-        j = (i * 53 + 11) % data.size
+        j = 2 * ((i * 53 + 11) % (data.size // 2))
         near = data.texts[j].replace(":", ",", 1)
         result = store.remember(scope(j), near, embedding=fresh[total + i])
         assert result.dedup_tier in ("near", "exact")

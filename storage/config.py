@@ -68,7 +68,13 @@ class DatabaseConfig(_URLWithSecret):
         default=1800, ge=-1, description="Reconnect connections older than this."
     )
     pool_pre_ping: bool = Field(
-        default=True, description="Test a connection before handing it out."
+        default=False,
+        description=(
+            "Test each Postgres connection with a round trip before handing it out. Off: a "
+            "connection broken by a server restart fails one call with a retryable error, the "
+            "pool is replaced and the tools' retry repeats the call; the round trip is saved "
+            "on every operation (about a third of a remember)."
+        ),
     )
     connect_timeout_s: int = Field(default=5, ge=1, le=120, description="Postgres connect timeout.")
     statement_timeout_ms: int = Field(

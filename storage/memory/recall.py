@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from sqlalchemy import Select, Update, bindparam, func, update
+from sqlalchemy import ARRAY, Select, String, Update, any_, bindparam, func, update
 
 from storage.config import MemoryConfig
 from storage.memory import vector_codec
@@ -42,11 +42,13 @@ def _fetch(backend: str, by_type: bool) -> Select:
 
 @functools.cache
 def _touch(backend: str) -> Update:
-    conditions = [
-        bound_scope(),
-        memories.c.id.in_(bindparam("ids", expanding=True)),
-        live(bindparam("now")),
-    ]
+    if backend == "postgresql":
+        # One array parameter instead of an expanding IN list, so the statement is the same
+        # SQL text for any number of ids and can be sent precompiled (see ``Step``).
+        ids = memories.c.id == any_(bindparam("ids", type_=ARRAY(String)))
+    else:
+        ids = memories.c.id.in_(bindparam("ids", expanding=True))
+    conditions = [bound_scope(), ids, live(bindparam("now"))]
     if backend == "postgresql":
         # The only write of a recall is the access count: not worth waiting for a WAL flush
         # on a read path (a crash may lose the last counts, never a memory). Set inside the
@@ -76,7 +78,13 @@ def recall_plan(
     }
     if request.content_types:
         parameters["content_types"] = request.content_types
-    rows = yield Step(_fetch(backend, bool(request.content_types)), "all", parameters)
+    postgres = backend == "postgresql"
+    rows = yield Step(
+        _fetch(backend, bool(request.content_types)),
+        "all",
+        parameters,
+        precompiled=postgres and not request.content_types,
+    )
     vectors = Vectors.read(backend, rows, query.shape[0])
     ranked = top_scores(vectors, query, now, config.half_life_days * 86_400, request.limit)
     if not ranked:
@@ -85,6 +93,7 @@ def recall_plan(
         _touch(backend),
         "all",
         {**scope_parameters(scope), "now": now, "ids": [memory_id for memory_id, _ in ranked]},
+        precompiled=postgres,
     )
     records = {row.id: MemoryRecord.from_row(row) for row in touched}
     return [

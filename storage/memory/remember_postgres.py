@@ -269,6 +269,7 @@ def remember_plan_postgres(
                     "blank": bytes(max(width, 0)),
                     "new_version": secrets.randbits(63),
                 },
+                precompiled=True,
             )
             snapshot = ScopeSnapshot.load(row, dimension)
         target, tier = yield from _duplicate(
@@ -294,6 +295,7 @@ def remember_plan_postgres(
                     "new_expires_at": expires_at,
                     "audit_detail": json.dumps({"tier": tier}, separators=(",", ":")),
                 },
+                precompiled=True,
             )
             if merged is None or merged.id is None:
                 continue
@@ -310,6 +312,7 @@ def remember_plan_postgres(
                 **guard,
                 **new_row_parameters(scope, request, fingerprint, vector, new_id, now, expires_at),
             },
+            precompiled=True,
         )
         if row is None:
             continue

@@ -202,3 +202,41 @@ async def test_a_thousand_operations_with_injected_failures_leak_no_connection(
         assert set(live) <= audited, "every stored memory has its audit entry"
     finally:
         clean.dispose()
+
+
+def _terminate_backends(admin_url: str, application_name: str) -> int:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        return conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = %s",
+            (application_name,),
+        ).fetchone()[0]
+
+
+@pytest.mark.parametrize("pre_ping", [False, True])
+def test_connections_killed_by_the_server_cost_at_most_one_retryable_call(
+    postgres_url: str, admin_url: str, scope: Scope, pre_ping: bool
+) -> None:
+    """A server restart (here: every backend of ours terminated) with pre-ping off fails
+    one call, retryably and without writing, then the pool is fresh; with it on, none."""
+    application_name = f"restart-{uuid.uuid4().hex[:8]}"
+    database = Database(
+        DatabaseConfig(url=postgres_url, application_name=application_name, pool_pre_ping=pre_ping)
+    )
+    migrate.upgrade(database)
+    store = MemoryStore(database, DeterministicFakeEmbedding(size=384), MemoryConfig())
+    try:
+        store.remember(scope, "ships to Lisbon")
+        assert _terminate_backends(admin_url, application_name) >= 1
+
+        errors: list[MemoryStorageError] = []
+        for fact in ("pays by card", "prefers email", "lives in Porto"):
+            try:
+                store.remember(scope, fact)
+            except MemoryStorageError as error:
+                errors.append(error)
+        assert len(errors) == (0 if pre_ping else 1)
+        assert all(error.retryable for error in errors)
+        assert counts(database, scope.tenant_id)[0] == 4 - len(errors)
+    finally:
+        database.dispose()
