@@ -27,6 +27,15 @@ async def memory_database(database_url: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
+async def postgres_database(postgres_url: str) -> AsyncIterator[Database]:
+    """For tests of what only the Postgres plan does (snapshots, binary fetches)."""
+    database = Database(DatabaseConfig(url=postgres_url))
+    migrate.upgrade(database)
+    yield database
+    await database.adispose()
+
+
+@pytest.fixture
 def store(memory_database: Database) -> MemoryStore:
     return MemoryStore(memory_database, DeterministicFakeEmbedding(size=384), MemoryConfig())
 

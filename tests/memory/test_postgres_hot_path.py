@@ -4,18 +4,15 @@ and async, with the same answers as text; the hot statements fit psycopg's parse
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import numpy as np
-import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH
 from psycopg.pq import Format
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
 
-from storage import migrate
 from storage.config import DatabaseConfig, MemoryConfig
 from storage.engine import Database
 from storage.memory import MemoryStore, Scope, binary_results, vector_codec
@@ -23,14 +20,6 @@ from storage.memory.recall import _fetch, _touch
 from storage.memory.remember_postgres import _insert, _merge, _snapshot
 
 DIMENSION = 384
-
-
-@pytest.fixture
-async def postgres_database(postgres_url: str) -> AsyncIterator[Database]:
-    database = Database(DatabaseConfig(url=postgres_url))
-    migrate.upgrade(database)
-    yield database
-    await database.adispose()
 
 
 def record_formats(database: Database) -> list[Format]:

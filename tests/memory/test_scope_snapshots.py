@@ -7,29 +7,18 @@ Two stores on one database stand for two processes: each has its own snapshots.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import numpy as np
-import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from sqlalchemy import event, select
 
-from storage import migrate
-from storage.config import DatabaseConfig, MemoryConfig
+from storage.config import MemoryConfig
 from storage.engine import Database
 from storage.memory import MemoryStore, Scope
 from storage.memory.tables import memories, scope_versions
 
 DIMENSION = 384
-
-
-@pytest.fixture
-async def postgres_database(postgres_url: str) -> AsyncIterator[Database]:
-    database = Database(DatabaseConfig(url=postgres_url))
-    migrate.upgrade(database)
-    yield database
-    await database.adispose()
 
 
 def make_store(database: Database, **config: Any) -> MemoryStore:

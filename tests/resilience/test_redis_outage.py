@@ -9,21 +9,12 @@ import pytest
 
 from storage.config import RedisConfig
 from storage.redis import RedisHandle
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisServer, wait_for
 from tools.errors import CircuitOpenError, DependencyError, RateLimitedError
 from tools.resilience import Resilience, call_scope
 from tools.resilience.metrics import REGISTRY
 
 REDIS_TIMEOUT_S = 0.2
-
-
-def _wait_for(condition: Callable[[], bool], timeout_s: float = 10.0) -> bool:
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 @pytest.fixture
@@ -99,17 +90,17 @@ def test_redis_killed_and_restarted(
 
     redis_server.start()
 
-    assert _wait_for(lambda: a.status()["shared_state"] == "redis")
-    assert _wait_for(lambda: b.status()["shared_state"] == "redis")
+    assert wait_for(lambda: a.status()["shared_state"] == "redis")
+    assert wait_for(lambda: b.status()["shared_state"] == "redis")
     # What happened while Redis was away is shared: B now refuses crm too.
     assert redis_server.client().hget(handles[0].key("cb", "crm"), "st") == "open"
-    assert _wait_for(lambda: b.breaker_state("crm") == "open")
+    assert wait_for(lambda: b.breaker_state("crm") == "open")
     # And new transitions propagate again.
     billing = a.guard("billing")(_fail)
     for _ in range(3):
         with pytest.raises(DependencyError):
             billing()
-    assert _wait_for(lambda: b.breaker_state("billing") == "open", timeout_s=1.0)
+    assert wait_for(lambda: b.breaker_state("billing") == "open", timeout_s=1.0)
     assert healthy() == "ok"
 
 
@@ -138,7 +129,7 @@ async def test_hung_redis_costs_at_most_one_timeout_then_nothing(
         assert resilience.status()["shared_state"] == "degraded"
     finally:
         redis_server.resume()
-    assert _wait_for(lambda: resilience.status()["shared_state"] == "redis")
+    assert wait_for(lambda: resilience.status()["shared_state"] == "redis")
     assert await search() == "ok"
 
 

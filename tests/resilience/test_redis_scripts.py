@@ -27,7 +27,7 @@ import redis
 from storage.config import RedisConfig
 from storage.redis import RedisHandle
 from storage.redis_scripts import AsyncScriptRunner, Endpoint, ScriptChannels
-from tests.redis_server import RedisServer, free_port
+from tests.redis_server import RedisServer, free_port, wait_for
 from tools.resilience.rate_limit import GCRA_LUA
 
 ECHO = "return {KEYS[1], ARGV[1]}"
@@ -500,7 +500,7 @@ def test_aclose_leaves_no_open_transport(
 
     try:
         asyncio.run(main())
-        assert _wait(lambda: len(client.client_list()) == 1)  # only this client is left
+        assert wait_for(lambda: len(client.client_list()) == 1)  # only this client is left
     finally:
         client.close()
         handle.close()
@@ -560,12 +560,3 @@ async def test_the_handle_runner_on_the_test_loop(redis_url: str, redis_prefix: 
         assert handle.sync.get(handle.key("k")) == "v"
     finally:
         await handle.aclose()
-
-
-def _wait(condition: Any, timeout_s: float = 5.0) -> bool:
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
