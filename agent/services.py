@@ -133,8 +133,10 @@ class Services:
         self._closers.clear()
 
     async def aclose(self) -> None:
-        """Close async pools on their own loop first, then everything else."""
+        """Close async pools and clients on their own loop first, then everything else."""
         await self.database.adispose()
+        if self.redis is not None:
+            await self.redis.aclose_loop()
         await asyncio.to_thread(self.close)
 
     async def __aenter__(self) -> Services:

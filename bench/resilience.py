@@ -286,7 +286,10 @@ def redis_rows(server: RedisServer, n: int) -> list[Row]:
             with Meter(server) as meter:
                 samples = await _async_samples(fn, n)
             rows.append(meter.row("async, Redis up", name, samples))
-        await handle.aclose()
+        # Breaker-sync threads first: closing the handle under them reads as Redis going away.
+        for each in (resilience, shared_only, one_limit):
+            await each.aclose()
+        await handle.aclose()  # this loop's clients and script channel, then the sync pool
         return rows
 
     rows = []
@@ -302,10 +305,6 @@ def redis_rows(server: RedisServer, n: int) -> list[Row]:
                 samples = _sync_samples(fn, n)
             rows.append(meter.row("sync, Redis up", name, samples))
         rows += asyncio.run(run_async())
-    resilience.close()
-    shared_only.close()
-    one_limit.close()
-    handle.close()
     sync_client.close()
     return rows
 

@@ -178,8 +178,9 @@ class RedisHandle:
         self.sync.close()
         self.sync.connection_pool.disconnect()
 
-    async def aclose(self) -> None:
-        """Close this loop's asyncio client and script channel, and the sync pool.
+    async def aclose_loop(self) -> None:
+        """Close this loop's asyncio client and script channel; the sync pool stays open
+        (threads such as the breaker sync may still use it until they are stopped).
 
         Clients of loops that already ended went with them; they cannot be awaited here.
         (Script channels close themselves when ``asyncio.run`` shuts their loop down.)
@@ -188,4 +189,8 @@ class RedisHandle:
         if client is not None:
             await client.aclose()
         await self.scripts.aclose()
+
+    async def aclose(self) -> None:
+        """Close this loop's async clients, then the sync pool."""
+        await self.aclose_loop()
         self.close()
