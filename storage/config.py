@@ -181,12 +181,12 @@ class MemoryConfig(BaseModel):
     )
     sweep_batch_size: int = Field(default=500, ge=1, le=10_000, description="Rows per sweep batch.")
     scope_snapshot_memories: int = Field(
-        default=50_000,
+        default=100_000,
         ge=0,
         description=(
-            "Postgres: memories (ids, hashes, vectors; no text; ~1.5 KiB each) that each "
-            "process keeps in dedup snapshots of recent scopes, so remembering a new fact is "
-            "one round trip (0: off)."
+            "Postgres: memories (ids, hashes, float16 vectors; no text; ~1 KiB each) that "
+            "each process keeps in dedup snapshots of recent scopes, so remembering a new "
+            "fact is one round trip (0: off)."
         ),
     )
     scope_snapshot_ttl_s: float = Field(
