@@ -18,21 +18,24 @@ from storage.engine import Database
 from storage.memory import MemoryStore, Scope
 
 
-@pytest.fixture
-async def memory_database(database_url: str) -> AsyncIterator[Database]:
-    database = Database(DatabaseConfig(url=database_url))
+async def _migrated(url: str) -> AsyncIterator[Database]:
+    database = Database(DatabaseConfig(url=url))
     migrate.upgrade(database)
     yield database
     await database.adispose()
+
+
+@pytest.fixture
+async def memory_database(database_url: str) -> AsyncIterator[Database]:
+    async for database in _migrated(database_url):
+        yield database
 
 
 @pytest.fixture
 async def postgres_database(postgres_url: str) -> AsyncIterator[Database]:
     """For tests of what only the Postgres plan does (snapshots, binary fetches)."""
-    database = Database(DatabaseConfig(url=postgres_url))
-    migrate.upgrade(database)
-    yield database
-    await database.adispose()
+    async for database in _migrated(postgres_url):
+        yield database
 
 
 @pytest.fixture
