@@ -297,12 +297,14 @@ def remember_plan_postgres(
                 },
                 precompiled=True,
             )
-            if merged is None or merged.id is None:
-                continue
-            record = MemoryRecord.from_row(merged)
+            if merged is not None and merged.id is not None:
+                record = MemoryRecord.from_row(merged)
+                if guarded:
+                    snapshots.put(key, snapshot.with_expiry(version, record.id, record.expires_at))
+                return RememberResult(record, True, tier, record.id)
             if guarded:
-                snapshots.put(key, snapshot.with_expiry(version, record.id, record.expires_at))
-            return RememberResult(record, True, tier, record.id)
+                continue  # refused, or the duplicate is gone: decide again from a fresh read
+            # Unguarded and the duplicate is gone (forgotten meanwhile): the fact is new.
 
         new_id = uuid.uuid4().hex
         row = yield Step(

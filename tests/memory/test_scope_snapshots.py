@@ -10,12 +10,13 @@ import time
 from typing import Any
 
 import numpy as np
+import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from sqlalchemy import event, select
 
 from storage.config import MemoryConfig
 from storage.engine import Database
-from storage.memory import MemoryStore, Scope
+from storage.memory import MemoryStore, Scope, remember_postgres
 from storage.memory.tables import memories, scope_versions
 
 DIMENSION = 384
@@ -172,3 +173,19 @@ def test_an_expired_memory_in_a_snapshot_is_not_a_duplicate(
 
     assert not result.deduped
     assert result.memory.id != old.memory.id
+
+
+def test_the_unguarded_last_attempt_stores_the_fact_when_its_duplicate_is_gone(
+    postgres_database: Database, scope: Scope, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the guarded attempts, a merge into a memory forgotten meanwhile must not lose
+    the new fact: it is stored as a memory of its own."""
+    here, elsewhere = make_store(postgres_database), make_store(postgres_database)
+    first = here.remember(scope, "the parcel arrived damaged", embedding=unit(2))
+    assert elsewhere.forget(scope, first.memory.id)
+    monkeypatch.setattr(remember_postgres, "GUARDED_ATTEMPTS", 0)  # straight to unguarded
+
+    result = here.remember(scope, "my parcel came broken", embedding=near(unit(2), 9))
+
+    assert not result.deduped
+    assert live_rows(postgres_database, scope) == ["my parcel came broken"]
