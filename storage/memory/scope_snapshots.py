@@ -9,11 +9,11 @@ snapshot can cost a retry, never a wrong decision.
 
 What a snapshot holds is derived data only: ids, SimHashes, content hashes, expiry times and
 vectors (float16 as stored: 768 bytes per memory at 384 dimensions, widened per decision,
-~30 µs per 100); never the text.
-The cache is bounded by the memories it holds in all, and a snapshot lives at most ``ttl_s`` (so a user erased through
-another process is not kept in this one's memory for longer), and purge drops this
-process's snapshots of the user at once. The SimHash bands are indexed in a dict, as the
-band table does in the database: candidates come from equal bands, never from a scan.
+~30 µs per 100); never the text. The cache is bounded by the memories it holds in all; a
+snapshot lives at most ``ttl_s`` (so a user erased through another process is not kept in
+this one's memory for longer), and purge drops this process's snapshots of the user at
+once. The SimHash bands are indexed in a dict, as the band table does in the database:
+candidates come from equal bands, never from a scan.
 """
 
 from __future__ import annotations
