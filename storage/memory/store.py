@@ -175,8 +175,9 @@ class MemoryStore:
         )
 
     def _forget(self, scope: Scope, memory_id: str) -> Plan[bool]:
+        plan = forget_plan(scope=scope, memory_id=validate_memory_id(memory_id), now=time.time())
         self.snapshots.drop_user(scope.tenant_id, scope.user_id)
-        return forget_plan(scope=scope, memory_id=validate_memory_id(memory_id), now=time.time())
+        return plan
 
     def _sweep_batch(self, batch_size: int | None) -> Plan[tuple[int, int]]:
         return sweep_batch_plan(
