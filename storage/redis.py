@@ -15,10 +15,8 @@ instead: one pipelined connection per loop, about half redis.asyncio's cost per 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
-import weakref
 from collections.abc import Callable
 
 import redis
@@ -27,6 +25,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from storage.config import RedisConfig
+from storage.per_loop import PerLoop
 from storage.redis_scripts import AsyncScriptRunner, Endpoint, ScriptChannels
 
 logger = logging.getLogger(__name__)
@@ -47,11 +46,8 @@ class RedisHandle:
         socket_timeout_s: float,
     ) -> None:
         self.sync = sync
-        self._aio_factory = aio_factory
         self.scripts = scripts
-        self._aio: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._aio: PerLoop[redis.asyncio.Redis] = PerLoop(aio_factory)
         self.key_prefix = key_prefix
         self.socket_timeout_s = socket_timeout_s
         self._available = True
@@ -101,14 +97,7 @@ class RedisHandle:
     @property
     def aio(self) -> redis.asyncio.Redis:
         """The asyncio client of the running event loop (created on first use there)."""
-        loop = asyncio.get_running_loop()
-        client = self._aio.get(loop)
-        if client is None:
-            with self._lock:
-                client = self._aio.get(loop)
-                if client is None:
-                    client = self._aio[loop] = self._aio_factory()
-        return client
+        return self._aio.get()
 
     def register_async_script(self, script: str) -> AsyncScriptRunner:
         """``await runner(keys=..., args=...)`` on any loop, over that loop's script channel."""
@@ -185,7 +174,7 @@ class RedisHandle:
         Clients of loops that already ended went with them; they cannot be awaited here.
         (Script channels close themselves when ``asyncio.run`` shuts their loop down.)
         """
-        client = self._aio.pop(asyncio.get_running_loop(), None)
+        client = self._aio.pop()
         if client is not None:
             await client.aclose()
         await self.scripts.aclose()

@@ -30,8 +30,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ssl
-import threading
-import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,6 +40,8 @@ import redis
 from redis._parsers import BaseParser
 from redis.connection import SSLConnection, UnixDomainSocketConnection, parse_url
 from redis.exceptions import NoScriptError
+
+from storage.per_loop import PerLoop
 
 # URL options that tune redis-py's pools and retries: nothing to do with one pipelined
 # connection whose every request has a deadline. ``protocol``: scripts reply the same in
@@ -391,21 +391,11 @@ class ScriptChannels:
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
-        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ScriptChannel] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._lock = threading.Lock()
+        self._by_loop: PerLoop[ScriptChannel] = PerLoop(lambda: ScriptChannel(endpoint))
 
     def current(self) -> ScriptChannel:
         """The channel of the running loop (created, not yet connected, on first use)."""
-        loop = asyncio.get_running_loop()
-        channel = self._by_loop.get(loop)
-        if channel is None:
-            with self._lock:
-                channel = self._by_loop.get(loop)
-                if channel is None:
-                    channel = self._by_loop[loop] = ScriptChannel(self.endpoint)
-        return channel
+        return self._by_loop.get()
 
     def __len__(self) -> int:
         return len(self._by_loop)
@@ -415,7 +405,7 @@ class ScriptChannels:
 
     async def aclose(self) -> None:
         """Close the running loop's channel (the others belong to other loops)."""
-        channel = self._by_loop.pop(asyncio.get_running_loop(), None)
+        channel = self._by_loop.pop()
         if channel is not None:
             await channel.aclose()
 
