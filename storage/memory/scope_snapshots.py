@@ -169,7 +169,7 @@ class ScopeSnapshots:
             return snapshot
 
     def put(self, key: ScopeKey, snapshot: ScopeSnapshot) -> None:
-        if self._ttl_s <= 0 or not 0 < len(snapshot.ids) <= self._max_memories:
+        if self._ttl_s <= 0 or self._max_memories <= 0 or len(snapshot.ids) > self._max_memories:
             return
         with self._lock:
             self._pop(key)
