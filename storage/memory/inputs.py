@@ -6,6 +6,7 @@ caller never believes a fact was stored whole when it was not.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -25,6 +26,9 @@ MAX_DIMENSION = 8_192
 _UNWANTED = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 Model = TypeVar("Model", bound=BaseModel)
+# One encoder for the size check and for storage, built once (``json.dumps`` with options
+# builds a new encoder per call).
+_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"), sort_keys=True)
 
 
 def clean_text(value: str) -> str:
@@ -80,7 +84,7 @@ class RememberInput(BaseModel):
         if _depth(value, config.max_metadata_depth) > config.max_metadata_depth:
             raise ValueError(f"is nested deeper than {config.max_metadata_depth} levels")
         try:
-            encoded = json.dumps(value, ensure_ascii=False, allow_nan=False)
+            encoded = _JSON.encode(value)
         except (TypeError, ValueError):
             raise ValueError(
                 "must be JSON-serialisable (str, number, bool, null, list, dict)"
@@ -90,8 +94,9 @@ class RememberInput(BaseModel):
             raise ValueError(f"is {size} bytes as JSON; the limit is {config.max_metadata_bytes}")
         return value
 
+    @functools.cached_property
     def metadata_json(self) -> str:
-        return json.dumps(self.metadata, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        return _JSON.encode(self.metadata)
 
 
 class RecallInput(BaseModel):
@@ -144,9 +149,10 @@ def unit_vector(field: str, vector: Sequence[float] | np.ndarray) -> np.ndarray:
         raise InvalidMemoryInputError(field, "must be a sequence of numbers") from None
     if array.ndim != 1 or not 1 <= array.shape[0] <= MAX_DIMENSION:
         raise InvalidMemoryInputError(field, f"must be one vector of 1-{MAX_DIMENSION} numbers")
-    if not np.isfinite(array).all():
+    wide = array.astype(np.float64)  # squares of float32 values overflow float32
+    norm = math.sqrt(float(wide @ wide))  # NaN or infinity anywhere: not finite
+    if not math.isfinite(norm):
         raise InvalidMemoryInputError(field, "contains NaN or infinity")
-    norm = float(np.linalg.norm(array))
-    if norm == 0 or not math.isfinite(norm):
+    if norm == 0:
         raise InvalidMemoryInputError(field, "has zero length")
-    return array / norm
+    return (wide / norm).astype(np.float32)

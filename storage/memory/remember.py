@@ -89,7 +89,7 @@ def new_row_parameters(
         "v_simhash": normalize.to_signed(fingerprint.simhash),
         "v_importance": request.importance,
         "v_access_count": 0,
-        "v_metadata_json": request.metadata_json(),
+        "v_metadata_json": request.metadata_json,
         "v_embedding": None if vector is None else vector_codec.encode(vector),
         "v_created_at": now,
         "v_reinforced_at": now,
@@ -118,8 +118,9 @@ def above_threshold(
     if not ids:
         return []
     similarities = matrix @ vector
-    best_first = np.argsort(-similarities)[:SEMANTIC_CANDIDATES]
-    return [ids[i] for i in best_first if similarities[i] >= threshold]
+    above = np.flatnonzero(similarities >= threshold)
+    best_first = above[np.argsort(-similarities[above])][:SEMANTIC_CANDIDATES]
+    return [ids[i] for i in best_first]
 
 
 def same_numbers_first(content: str, texts: dict[str, str], ordered: list[str]) -> str | None:

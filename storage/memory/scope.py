@@ -33,8 +33,8 @@ class Scope(BaseModel):
     session_id: Identifier | None = None
 
     def __init__(self, tenant_id: str, user_id: str, session_id: str | None = None) -> None:
-        validate_id("tenant_id", tenant_id)
-        validate_id("user_id", user_id)
-        if session_id is not None:
-            validate_id("session_id", session_id)
-        super().__init__(tenant_id=tenant_id, user_id=user_id, session_id=session_id)
+        try:
+            super().__init__(tenant_id=tenant_id, user_id=user_id, session_id=session_id)
+        except ValidationError as exc:
+            field = str(exc.errors(include_input=False, include_url=False)[0]["loc"][0])
+            raise InvalidMemoryInputError(field, ID_RULE) from None

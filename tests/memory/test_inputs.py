@@ -125,3 +125,9 @@ def test_any_text_is_either_clean_and_bounded_or_a_typed_error(text: str) -> Non
     assert 0 < len(request.content) <= CONFIG.max_content_chars
     assert not any(ord(c) < 32 and c not in "\n\t" for c in request.content)
     request.content.encode("utf-8")
+
+
+def test_an_embedding_of_huge_finite_numbers_is_normalised_not_rejected() -> None:
+    """Squaring float32 values near their maximum overflows float32; the norm must not."""
+    vector = unit_vector("embedding", [3e38, 3e38, 0.0])
+    assert np.allclose(vector, [2**-0.5, 2**-0.5, 0.0])
