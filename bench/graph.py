@@ -156,7 +156,9 @@ async def concurrent(
     async def sample() -> None:
         while not done.is_set():
             pools = services.database.pool_status()
-            used = sum(pools[kind].get("checked_out", 0) for kind in ("sync", "async"))
+            used = sum(
+                pool.get("checked_out", 0) for pool in pools.values() if isinstance(pool, dict)
+            )
             peak["database"] = max(peak["database"], used)
             stats = getattr(getattr(saver, "conn", None), "get_stats", None)
             if stats is not None:

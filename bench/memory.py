@@ -240,7 +240,7 @@ def store_operations(
     # Another process, or the first remember of a user here: the scope must be read. It
     # writes the odd users and `store` the even ones: a write by one to a scope the other
     # holds a snapshot of would send the other through a refused write and a reread.
-    unseen = MemoryStore(database, embeddings, MemoryConfig(scope_snapshot_memories=0))
+    unseen = MemoryStore(database, embeddings, MemoryConfig(scope_snapshot_mib=0))
     rng = random.Random(1)
     total = OPS + 20
     fresh = unit_vectors(np.random.default_rng(2), 3 * total)
@@ -403,18 +403,13 @@ def pair_features(
     return cheap, guard
 
 
-def as_stored(matrix: np.ndarray) -> np.ndarray:
-    """Vectors at the precision the store keeps them (its semantic tier compares these)."""
-    return vector_codec.decode(vector_codec.encode(matrix), len(matrix), matrix.shape[1])
-
-
 def dedup_quality(thresholds: list[float]) -> list[tuple[str, float, float, float, float, int]]:
     """Precision/recall of the store's tiers: exact, near (SimHash), semantic (+ number guard)."""
     config = MemoryConfig()
     model = LocalOnnxEmbeddings()
     stsb = [json.loads(line) for line in (FIXTURES / "stsb" / "dev.jsonl").open()]
-    a = as_stored(model.embed_array([r["s1"] for r in stsb]))
-    b = as_stored(model.embed_array([r["s2"] for r in stsb]))
+    a = vector_codec.as_stored(model.embed_array([r["s1"] for r in stsb]))
+    b = vector_codec.as_stored(model.embed_array([r["s2"] for r in stsb]))
     sets = {
         "STS-B dev (score>=4)": (
             [r["s1"] for r in stsb],
@@ -424,7 +419,7 @@ def dedup_quality(thresholds: list[float]) -> list[tuple[str, float, float, floa
         )
     }
     queries = [json.loads(line) for line in (FIXTURES / "stackfaq" / "queries_dev.jsonl").open()]
-    vectors = as_stored(model.embed_array([q["text"] for q in queries]))
+    vectors = vector_codec.as_stored(model.embed_array([q["text"] for q in queries]))
     i, j = np.triu_indices(len(queries), 1)
     texts = [q["text"] for q in queries]
     docs = np.array([q["doc_id"] for q in queries])

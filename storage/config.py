@@ -70,10 +70,10 @@ class DatabaseConfig(_URLWithSecret):
     pool_pre_ping: bool = Field(
         default=False,
         description=(
-            "Test each Postgres connection with a round trip before handing it out. Off: a "
-            "connection broken by a server restart fails one call with a retryable error, the "
-            "pool is replaced and the tools' retry repeats the call; the round trip is saved "
-            "on every operation (about a third of a remember)."
+            "Test each Postgres connection with a round trip before handing it out. Off: after "
+            "a server restart, the first call through each pool fails with a retryable error, "
+            "that pool is replaced and the tools' retry repeats the call; the round trip is "
+            "saved on every operation (about a third of a remember)."
         ),
     )
     connect_timeout_s: int = Field(default=5, ge=1, le=120, description="Postgres connect timeout.")
@@ -180,13 +180,13 @@ class MemoryConfig(BaseModel):
         description="A forgotten memory's text is hard-deleted by the first sweep after this.",
     )
     sweep_batch_size: int = Field(default=500, ge=1, le=10_000, description="Rows per sweep batch.")
-    scope_snapshot_memories: int = Field(
-        default=100_000,
+    scope_snapshot_mib: int = Field(
+        default=256,
         ge=0,
         description=(
-            "Postgres: memories (ids, hashes, float16 vectors; no text; ~1 KiB each) that "
-            "each process keeps in dedup snapshots of recent scopes, so remembering a new "
-            "fact is one round trip (0: off)."
+            "Postgres: MiB each process may keep in dedup snapshots of recent scopes (ids, "
+            "hashes, float32 vectors; no text; ~2.5 KiB per memory at 384 dimensions), so "
+            "remembering a new fact is one round trip (0: off)."
         ),
     )
     scope_snapshot_ttl_s: float = Field(

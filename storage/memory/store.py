@@ -68,9 +68,11 @@ class MemoryStore:
         self.database = database
         self.embeddings = embeddings
         self.config = config
-        self.snapshots = ScopeSnapshots(config.scope_snapshot_memories, config.scope_snapshot_ttl_s)
-        binary_results.enable(database.engine)
-        binary_results.enable(database.async_engine.sync_engine)
+        self.snapshots = ScopeSnapshots(
+            config.scope_snapshot_mib << 20, config.scope_snapshot_ttl_s
+        )
+        for engine in database.engines:
+            binary_results.enable(engine)
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -85,13 +87,12 @@ class MemoryStore:
 
     def _run_autocommit(self, operation: str, plan: Plan[T]) -> T:
         """For plans whose statements are each atomic on their own (recall, Postgres remember)."""
-        with _storage_errors(operation), self.database.engine.connect() as connection:
-            return run(connection.execution_options(isolation_level="AUTOCOMMIT"), plan)
+        with _storage_errors(operation), self.database.autocommit() as connection:
+            return run(connection, plan)
 
     async def _arun_autocommit(self, operation: str, plan: Plan[T]) -> T:
         with _storage_errors(operation):
-            async with self.database.async_engine.connect() as connection:
-                await connection.execution_options(isolation_level="AUTOCOMMIT")
+            async with self.database.aautocommit() as connection:
                 return await arun(connection, plan)
 
     def _embedded(self, field: str, compute: Any) -> np.ndarray:

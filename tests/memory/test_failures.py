@@ -77,7 +77,7 @@ def test_a_failure_mid_remember_writes_nothing(memory_database: Database, scope:
     store = MemoryStore(memory_database, DeterministicFakeEmbedding(size=384), MemoryConfig())
     # The audit entry is the last write: on SQLite after the memory and its bands, on
     # Postgres inside the one upsert statement, which fails as a whole.
-    inject([memory_database.engine], lambda sql: "INSERT INTO memory_audit" in sql)
+    inject(memory_database.engines, lambda sql: "INSERT INTO memory_audit" in sql)
     with pytest.raises(MemoryStorageError, match="nothing was written") as error:
         store.remember(scope, "card 4111 1111 1111 1111 expires 12/30")
     assert error.value.retryable
@@ -126,7 +126,7 @@ async def test_a_thousand_operations_with_injected_failures_leak_no_connection(
     store = MemoryStore(database, embeddings, MemoryConfig())
     chance = random.Random(7)
     inject(
-        [database.engine, database.async_engine.sync_engine],
+        database.engines,
         lambda sql: (
             not sql.startswith(("SELECT pg_", "select pg_", "show ", "BEGIN"))
             and chance.random() < 0.1
@@ -165,9 +165,9 @@ async def test_a_thousand_operations_with_injected_failures_leak_no_connection(
     assert outcomes.get("EmbeddingFailedError", 0) > 10
     assert outcomes.get("ok", 0) > 400
     status = database.pool_status()
-    assert status["sync"]["checked_out"] == 0
-    assert status["async"]["checked_out"] == 0
-    assert _our_connections(admin_url, application_name) <= 2 * (3 + 2)
+    pools = [status[kind] for kind in ("sync", "async", "sync_autocommit", "async_autocommit")]
+    assert [pool["checked_out"] for pool in pools] == [0, 0, 0, 0]
+    assert _our_connections(admin_url, application_name) <= len(database.engines) * (3 + 2)
 
     await database.adispose()
     # A closed connection's backend leaves pg_stat_activity a moment after the client hangs up.
@@ -214,11 +214,12 @@ def _terminate_backends(admin_url: str, application_name: str) -> int:
 
 
 @pytest.mark.parametrize("pre_ping", [False, True])
-def test_connections_killed_by_the_server_cost_at_most_one_retryable_call(
+def test_connections_killed_by_the_server_cost_at_most_one_retryable_call_per_pool(
     postgres_url: str, admin_url: str, scope: Scope, pre_ping: bool
 ) -> None:
     """A server restart (here: every backend of ours terminated) with pre-ping off fails
-    one call, retryably and without writing, then the pool is fresh; with it on, none."""
+    the first call through the pool, retryably and without writing, then the pool is
+    fresh; with it on, none."""
     application_name = f"restart-{uuid.uuid4().hex[:8]}"
     database = Database(
         DatabaseConfig(url=postgres_url, application_name=application_name, pool_pre_ping=pre_ping)
@@ -237,6 +238,8 @@ def test_connections_killed_by_the_server_cost_at_most_one_retryable_call(
                 errors.append(error)
         assert len(errors) == (0 if pre_ping else 1)
         assert all(error.retryable for error in errors)
-        assert counts(database, scope.tenant_id)[0] == 4 - len(errors)
+        clean = Database(DatabaseConfig(url=postgres_url))
+        assert counts(clean, scope.tenant_id)[0] == 4 - len(errors)
+        clean.dispose()
     finally:
         database.dispose()

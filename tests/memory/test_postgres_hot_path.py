@@ -30,7 +30,7 @@ def record_formats(database: Database) -> list[Format]:
         if context.execution_options.get(binary_results.OPTION):
             formats.append(getattr(cursor, "_cursor", cursor).format)
 
-    for engine in (database.engine, database.async_engine.sync_engine):
+    for engine in database.engines:
         event.listen(engine, "after_cursor_execute", after)
     return formats
 
@@ -100,8 +100,9 @@ def test_hot_statements_fit_psycopgs_parse_cache() -> None:
     dialect = postgresql.psycopg.dialect()
     for statement in (
         _snapshot(),
-        _insert(True),
-        _insert(False),
+        _insert(True, True),
+        _insert(True, False),
+        _insert(False, True),
         _merge(True),
         _merge(False),
         _fetch("postgresql", False),

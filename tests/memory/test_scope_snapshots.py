@@ -16,10 +16,11 @@ from sqlalchemy import event, select
 
 from storage.config import MemoryConfig
 from storage.engine import Database
-from storage.memory import MemoryStore, Scope, remember_postgres
+from storage.memory import MemoryStore, Scope, normalize, remember_postgres
 from storage.memory.tables import memories, scope_versions
 
 DIMENSION = 384
+IMPORTED_ID = "imported".ljust(32, "0")
 
 
 def make_store(database: Database, **config: Any) -> MemoryStore:
@@ -43,7 +44,7 @@ def count_statements(database: Database) -> list[str]:
     def before(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
         statements.append(sql)
 
-    for engine in (database.engine, database.async_engine.sync_engine):
+    for engine in database.engines:
         event.listen(engine, "before_cursor_execute", before)
     return statements
 
@@ -148,7 +149,7 @@ def test_purge_drops_this_process_snapshots_of_the_user(
 
 def test_snapshots_expire_and_can_be_turned_off(postgres_database: Database, scope: Scope) -> None:
     short = make_store(postgres_database, scope_snapshot_ttl_s=0.05)
-    off = make_store(postgres_database, scope_snapshot_memories=0)
+    off = make_store(postgres_database, scope_snapshot_mib=0)
     statements = count_statements(postgres_database)
 
     short.remember(scope, "ships to Lisbon", embedding=unit(1))
@@ -189,3 +190,80 @@ def test_the_unguarded_last_attempt_stores_the_fact_when_its_duplicate_is_gone(
 
     assert not result.deduped
     assert live_rows(postgres_database, scope) == ["my parcel came broken"]
+
+
+def stored_record(store: MemoryStore, scope: Scope, memory_id: str) -> dict[str, Any]:
+    exported = store.export(scope.tenant_id, scope.user_id)["memories"]
+    return next(memory for memory in exported if memory["id"] == memory_id)
+
+
+def test_a_new_memory_is_returned_exactly_as_it_was_stored(
+    postgres_database: Database,
+) -> None:
+    """The warm write returns only the id; the rest of the record comes from the request,
+    so it must match the row to the last digit, metadata and TTL included."""
+    store = make_store(postgres_database, ttl_s={"episode": 3_600})
+    scope = Scope("tenant-1", "user-1", "session-1")
+    store.remember(scope, "ships to Lisbon", content_type="episode", embedding=unit(1))
+
+    result = store.remember(
+        scope,
+        "  Pays by card\x00 ending 4242  ",
+        content_type="episode",
+        importance=0.7312,
+        metadata={"source": "chat", "tags": ("billing", 1.5)},
+        embedding=unit(2),
+    )
+
+    assert not result.deduped
+    returned = result.memory.to_dict()
+    assert returned == {key: stored_record(store, scope, result.memory.id)[key] for key in returned}
+    assert returned["metadata"] == {"source": "chat", "tags": ["billing", 1.5]}
+    assert returned["content"] == "Pays by card ending 4242"
+
+
+def test_an_expired_memory_revived_by_the_same_fact_is_returned_as_stored(
+    postgres_database: Database, scope: Scope
+) -> None:
+    store = make_store(postgres_database)
+    old = store.remember(scope, "call back tomorrow", ttl_s=1, importance=0.9, embedding=unit(7))
+    time.sleep(1.1)
+
+    revived = store.remember(scope, "Call back tomorrow.", importance=0.2, embedding=unit(8))
+
+    assert not revived.deduped
+    assert revived.memory.id == old.memory.id  # the expired row is reused as the new memory
+    assert (revived.memory.content, revived.memory.importance) == ("Call back tomorrow.", 0.2)
+    returned = revived.memory.to_dict()
+    assert returned == {key: stored_record(store, scope, old.memory.id)[key] for key in returned}
+
+
+def test_a_row_written_without_the_store_is_still_an_exact_duplicate(
+    postgres_database: Database, scope: Scope
+) -> None:
+    """An import or a manual fix does not move the scope's version, so a warm snapshot
+    cannot know the row; the upsert still finds it and the record returned is that row."""
+    store = make_store(postgres_database)
+    store.remember(scope, "ships to Lisbon", embedding=unit(1))
+    with postgres_database.transaction() as connection:
+        connection.execute(
+            memories.insert().values(
+                id=IMPORTED_ID,
+                tenant_id=scope.tenant_id,
+                user_id=scope.user_id,
+                content_type="fact",
+                content="Pays by card",
+                content_hash=normalize.content_hash(normalize.normalize("Pays by card")),
+                simhash=0,
+                importance=0.4,
+                created_at=1.0,
+                reinforced_at=1.0,
+            )
+        )
+
+    result = store.remember(scope, "pays by card!", embedding=unit(2))
+
+    assert (result.deduped, result.dedup_tier) == (True, "exact")
+    assert result.memory.id == IMPORTED_ID
+    assert (result.memory.content, result.memory.access_count) == ("Pays by card", 1)
+    assert sorted(live_rows(postgres_database, scope)) == ["Pays by card", "ships to Lisbon"]

@@ -1,0 +1,94 @@
+"""The snapshot cache in isolation: shared vector rows never change under a reader, and
+the byte budget holds (no database needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from storage.memory import vector_codec
+from storage.memory.scope_snapshots import (
+    BYTES_PER_MEMORY,
+    ScopeSnapshot,
+    ScopeSnapshots,
+    VectorRows,
+)
+
+DIMENSION = 8
+
+
+def vector(seed: int) -> np.ndarray:
+    values = np.random.default_rng(seed).standard_normal(DIMENSION).astype(np.float32)
+    return values / np.linalg.norm(values)
+
+
+def snapshot(memories: int) -> ScopeSnapshot:
+    vectors = np.array([vector(i) for i in range(memories)], np.float32).reshape(-1, DIMENSION)
+    row = (
+        1,
+        [f"id-{i}" for i in range(memories)],
+        list(range(memories)),
+        [f"hash-{i}" for i in range(memories)],
+        [None] * memories,
+        vector_codec.encode(vectors),
+    )
+    return ScopeSnapshot.load(row, DIMENSION)
+
+
+def add(base: ScopeSnapshot, name: str, seed: int) -> ScopeSnapshot:
+    return base.with_memory(2, name, seed, f"hash-{name}", None, vector(seed))
+
+
+def test_two_writes_from_one_snapshot_each_keep_their_own_vector() -> None:
+    """Two threads' writes from the same snapshot: the second must not overwrite the row
+    the first appended to the shared matrix."""
+    base = add(snapshot(2), "x", 50)  # its matrix has room for more rows
+    first, second = add(base, "a", 100), add(base, "b", 200)
+
+    ids_1, matrix_1 = first.live_vectors(now=0.0)
+    ids_2, matrix_2 = second.live_vectors(now=0.0)
+    _, base_matrix = base.live_vectors(now=0.0)
+
+    assert (ids_1[-1], ids_2[-1]) == ("a", "b")
+    np.testing.assert_array_equal(matrix_1[-1], vector_codec.as_stored(vector(100)))
+    np.testing.assert_array_equal(matrix_2[-1], vector_codec.as_stored(vector(200)))
+    assert base_matrix.shape == (3, DIMENSION)
+    np.testing.assert_array_equal(matrix_1[:3], matrix_2[:3])
+
+
+def test_appends_share_the_matrix_until_it_is_full() -> None:
+    rows = VectorRows.of(np.zeros((2, DIMENSION), np.float32))
+    grown = rows.appended(2, vector(1))  # full: copies into a larger matrix
+    assert grown is not rows
+    assert grown.appended(3, vector(2)) is grown  # room left: appends in place
+    np.testing.assert_array_equal(grown.first(4)[2:], np.stack([vector(1), vector(2)]))
+
+
+def test_a_write_sees_the_vector_a_fresh_read_would() -> None:
+    """Vectors are kept as the database rounds them, so a warm decision and one taken after
+    a reread compare the same numbers."""
+    written = add(snapshot(2), "a", 7)
+    reread = snapshot(2).with_memory(2, "a", 7, "hash-a", None, vector(7))
+    assert written.live_vectors(0.0)[1].tobytes() == reread.live_vectors(0.0)[1].tobytes()
+    stored = vector_codec.decode(vector_codec.encode(vector(7)), 1, DIMENSION)[0]
+    np.testing.assert_array_equal(written.live_vectors(0.0)[1][-1], stored)
+
+
+def test_the_cache_keeps_to_its_byte_budget_and_evicts_the_least_recent() -> None:
+    one = snapshot(10)
+    cache = ScopeSnapshots(max_bytes=3 * one.nbytes, ttl_s=60)
+    for user in ("u1", "u2", "u3"):
+        cache.put(("t", user, "fact", 16), one)
+    assert cache.get(("t", "u1", "fact", 16)) is one  # now the most recent
+
+    cache.put(("t", "u4", "fact", 16), one)
+
+    assert cache.held_bytes <= 3 * one.nbytes
+    assert cache.get(("t", "u2", "fact", 16)) is None
+    assert cache.get(("t", "u1", "fact", 16)) is one
+    assert one.nbytes == one.vectors.nbytes + 10 * BYTES_PER_MEMORY
+
+
+def test_a_zero_budget_keeps_nothing_not_even_an_empty_scope() -> None:
+    cache = ScopeSnapshots(max_bytes=0, ttl_s=60)
+    cache.put(("t", "u", "fact", 16), snapshot(0))
+    assert len(cache) == 0
