@@ -179,12 +179,15 @@ class Database:
         return status
 
     def dispose(self) -> None:
-        for engine in self.engines:
-            engine.dispose()
+        """Close the sync pools (``adispose`` closes the async ones, on their loop, too)."""
+        self.engine.dispose()
+        if self.backend == "postgresql":  # on SQLite it shares the pool just closed
+            self.autocommit_engine.dispose()
 
     async def adispose(self) -> None:
         await self.async_engine.dispose()
-        await self.async_autocommit_engine.dispose()
+        if self.backend == "postgresql":
+            await self.async_autocommit_engine.dispose()
         self.dispose()
 
 
