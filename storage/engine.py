@@ -132,17 +132,14 @@ class Database:
         async with self.async_engine.begin() as connection:
             yield connection
 
-    @contextlib.contextmanager
-    def autocommit(self) -> Iterator[Connection]:
-        """A connection on which each statement commits on its own, for plans whose every
-        statement is atomic by itself (no BEGIN/COMMIT round trips around them)."""
-        with self.autocommit_engine.connect() as connection:
-            yield connection
+    def autocommit(self) -> Connection:
+        """A connection (use it in ``with``) on which each statement commits on its own, for
+        plans whose every statement is atomic by itself: no BEGIN/COMMIT round trips."""
+        return self.autocommit_engine.connect()
 
-    @contextlib.asynccontextmanager
-    async def aautocommit(self) -> AsyncIterator[AsyncConnection]:
-        async with self.async_autocommit_engine.connect() as connection:
-            yield connection
+    def aautocommit(self) -> AsyncConnection:
+        """The async counterpart of ``autocommit`` (use it in ``async with``)."""
+        return self.async_autocommit_engine.connect()
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
