@@ -59,7 +59,15 @@ class DatabaseConfig(_URLWithSecret):
             "variable is read too)."
         ),
     )
-    pool_size: int = Field(default=5, ge=1, le=200, description="Pooled Postgres connections.")
+    pool_size: int = Field(
+        default=5,
+        ge=1,
+        le=200,
+        description=(
+            "Pooled Postgres connections, per pool: sync and async, each with a pool for "
+            "transactions and one for autocommit statements, opened only when used."
+        ),
+    )
     max_overflow: int = Field(
         default=10, ge=0, le=200, description="Extra connections past the pool."
     )
