@@ -33,11 +33,11 @@ from storage.memory.tables import memories
 
 
 @functools.cache
-def _fetch(backend: str, by_type: bool) -> Select:
+def _fetch(by_type: bool) -> Select:
     conditions = [bound_scope(), live(bindparam("now"))]
     if by_type:
         conditions.append(memories.c.content_type.in_(bindparam("content_types", expanding=True)))
-    return binary_results(vector_select(backend, *conditions))
+    return binary_results(vector_select(*conditions))
 
 
 @functools.cache
@@ -80,12 +80,12 @@ def recall_plan(
         parameters["content_types"] = request.content_types
     postgres = backend == "postgresql"
     rows = yield Step(
-        _fetch(backend, bool(request.content_types)),
+        _fetch(bool(request.content_types)),
         "all",
         parameters,
         precompiled=postgres and not request.content_types,
     )
-    vectors = Vectors.read(backend, rows, query.shape[0])
+    vectors = Vectors.read(rows, query.shape[0])
     ranked = top_scores(vectors, query, now, config.half_life_days * 86_400, request.limit)
     if not ranked:
         return []

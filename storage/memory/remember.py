@@ -198,9 +198,8 @@ def _near_candidates() -> Select:
 
 
 @functools.cache
-def _semantic_candidates(backend: str) -> Select:
+def _semantic_candidates() -> Select:
     return vector_select(
-        backend,
         bound_scope(),
         memories.c.content_type == bindparam("type"),
         memories.c.id != bindparam("own_id"),
@@ -275,7 +274,7 @@ def remember_plan(
     duplicate = yield from _near_duplicate(lookup, request.content, fingerprint, config)
     tier: DedupTier = "near"
     if duplicate is None and vector is not None and config.semantic_dedup:
-        duplicate = yield from _semantic_duplicate(lookup, request.content, vector, config, backend)
+        duplicate = yield from _semantic_duplicate(lookup, request.content, vector, config)
         tier = "semantic"
     if duplicate is not None:
         yield Step(_delete_own(), "rowcount", {"own_id": memory.id})
@@ -322,14 +321,13 @@ def _semantic_duplicate(
     content: str,
     vector: np.ndarray,
     config: MemoryConfig,
-    backend: str,
 ) -> Plan[str | None]:
     rows = yield Step(
-        _semantic_candidates(backend),
+        _semantic_candidates(),
         "all",
         {**lookup, "width": vector_codec.width(vector.shape[0])},
     )
-    vectors = Vectors.read(backend, rows, vector.shape[0])
+    vectors = Vectors.read(rows, vector.shape[0])
     above = above_threshold(vectors.ids, vectors.matrix, vector, config.semantic_threshold)
     if not above:
         return None

@@ -38,7 +38,6 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    literal_column,
     select,
     true,
     update,
@@ -83,11 +82,13 @@ def _in_versioned_scope() -> Any:
 
 @functools.cache
 def _snapshot() -> Select:
-    """The scope's version and its live memories' fingerprints and vectors, in one row.
+    """The scope's version, then its live memories' fingerprints and vectors, a row each.
 
     A scope without a version row gets one (``:new_version``), so the write's guard is a
-    plain compare-and-set. Vectors of another width (another model) are replaced by zeros
-    (``:blank``) so the aggregated columns stay aligned; a zero vector matches nothing.
+    plain compare-and-set; a scope without memories is one row of NULLs after its version.
+    Vectors of another width (another model) are replaced by zeros (``:blank``) so every
+    row has one; a zero vector matches nothing. Rows rather than aggregates: see
+    ``queries.vector_select``.
     """
     created = (
         pg_insert(scope_versions)
@@ -106,14 +107,20 @@ def _snapshot() -> Select:
         (func.length(memories.c.embedding) == bindparam("width"), memories.c.embedding),
         else_=bindparam("blank", type_=LargeBinary),
     )
+    version = select(
+        func.coalesce(select(created.c.version).scalar_subquery(), existing).label("version")
+    ).subquery("scope_version")
+    in_scope = and_(
+        bound_scope(), memories.c.content_type == bindparam("type"), live(bindparam("now"))
+    )
     statement = select(
-        func.coalesce(select(created.c.version).scalar_subquery(), existing),
-        func.array_agg(memories.c.id),
-        func.array_agg(memories.c.simhash),
-        func.array_agg(memories.c.content_hash),
-        func.array_agg(memories.c.expires_at),
-        func.string_agg(vector, literal_column("''::bytea")),
-    ).where(bound_scope(), memories.c.content_type == bindparam("type"), live(bindparam("now")))
+        version.c.version,
+        memories.c.id,
+        memories.c.simhash,
+        memories.c.content_hash,
+        memories.c.expires_at,
+        vector,
+    ).select_from(version.outerjoin(memories, in_scope))
     return binary_results(statement)
 
 
@@ -288,9 +295,9 @@ def remember_plan_postgres(
     for attempt in range(GUARDED_ATTEMPTS + 1):
         snapshot = snapshots.get(key)
         if snapshot is None:
-            row = yield Step(
+            rows = yield Step(
                 _snapshot(),
-                "one",
+                "all",
                 {
                     **scoped,
                     "width": width,
@@ -299,7 +306,7 @@ def remember_plan_postgres(
                 },
                 precompiled=True,
             )
-            snapshot = ScopeSnapshot.load(row, dimension)
+            snapshot = ScopeSnapshot.load(rows, dimension)
         # An exact duplicate is left to the write's ON CONFLICT, which settles it atomically.
         exact = snapshot.exact(fingerprint.content_hash, now)
         target, tier = (None, None)

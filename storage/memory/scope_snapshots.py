@@ -24,6 +24,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -96,18 +97,19 @@ class ScopeSnapshot:
     loaded_at: float = 0.0
 
     @classmethod
-    def load(cls, row: Any, dimension: int) -> ScopeSnapshot:
-        """From the snapshot query's one row: version, then aggregated columns."""
-        version, ids, simhashes, hashes, expires, blob = row
-        ids = tuple(ids or ())
-        simhashes = tuple(normalize.to_unsigned(value) for value in simhashes or ())
-        matrix = vector_codec.decode(bytes(blob or b""), len(ids), dimension)
+    def load(cls, rows: Sequence[Any], dimension: int) -> ScopeSnapshot:
+        """From the snapshot query's rows: (version, id, simhash, content hash, expiry,
+        vector) per memory; a scope without memories is one row, of its version only."""
+        memories = [row for row in rows if row[1] is not None]
+        ids = tuple(row[1] for row in memories)
+        simhashes = tuple(normalize.to_unsigned(row[2]) for row in memories)
+        matrix = vector_codec.decode(b"".join(row[5] for row in memories), len(ids), dimension)
         return cls(
-            version=version,
+            version=rows[0][0],
             ids=ids,
             simhashes=simhashes,
-            hashes={value: index for index, value in enumerate(hashes or ())},
-            expires_at=_expiries(expires or ()),
+            hashes={row[3]: index for index, row in enumerate(memories)},
+            expires_at=_expiries(row[4] for row in memories),
             vectors=VectorRows.of(matrix),
             dimension=dimension,
             band_index=_band_index(simhashes),
@@ -194,7 +196,7 @@ def _index_of(ids: tuple[str, ...], memory_id: str) -> int | None:
         return None
 
 
-def _expiries(values: Any) -> np.ndarray:
+def _expiries(values: Iterable[float | None]) -> np.ndarray:
     return np.array([np.inf if value is None else value for value in values], dtype=np.float64)
 
 

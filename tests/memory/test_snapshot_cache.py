@@ -22,16 +22,11 @@ def vector(seed: int) -> np.ndarray:
 
 
 def snapshot(memories: int) -> ScopeSnapshot:
-    vectors = np.array([vector(i) for i in range(memories)], np.float32).reshape(-1, DIMENSION)
-    row = (
-        1,
-        [f"id-{i}" for i in range(memories)],
-        list(range(memories)),
-        [f"hash-{i}" for i in range(memories)],
-        [None] * memories,
-        vector_codec.encode(vectors),
-    )
-    return ScopeSnapshot.load(row, DIMENSION)
+    rows = [
+        (1, f"id-{i}", i, f"hash-{i}", None, vector_codec.encode(vector(i)))
+        for i in range(memories)
+    ]
+    return ScopeSnapshot.load(rows or [(1, None, None, None, None, None)], DIMENSION)
 
 
 def add(base: ScopeSnapshot, name: str, seed: int) -> ScopeSnapshot:
