@@ -193,7 +193,7 @@ class MemoryConfig(BaseModel):
         ge=0,
         description=(
             "Postgres: MiB each process may keep in dedup snapshots of recent scopes (ids, "
-            "hashes, float32 vectors; no text; ~2.5 KiB per memory at 384 dimensions), so "
+            "hashes, float32 vectors; no text; ~2.8 KiB per memory at 384 dimensions), so "
             "remembering a new fact is one round trip (0: off)."
         ),
     )

@@ -24,8 +24,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -34,66 +34,124 @@ from storage.memory import normalize, vector_codec
 
 # (tenant, user, content type, vector byte width): a snapshot of vectors of one width.
 ScopeKey = tuple[str, str, str, int]
-# Everything a memory costs in a snapshot besides its vector row (id and hash strings, band
-# and hash dict entries, tuple slots, expiry): measured with tracemalloc, rounded up.
-BYTES_PER_MEMORY = 1_152
+# Everything a memory costs in a snapshot besides its vector row and expiry (id and hash
+# strings, band and hash dict entries, list slots): 975-1,374 bytes measured with tracemalloc
+# for scopes of 1,000 down to 10 memories; the larger figure.
+BYTES_PER_MEMORY = 1_376
+BandKey = tuple[int, int]
 
 
-class VectorRows:
-    """An append-only float32 matrix shared by a chain of snapshots; each sees its first rows.
+class ScopeLog:
+    """A scope's memories as this process knows them: append-only, shared by the chain of
+    snapshots this process's writes make; a snapshot sees the first ``count`` of them.
 
-    An append writes past the end of every snapshot that shares the matrix, so no snapshot
-    ever sees a row of its own change. When the row is already taken (another thread's write
-    from a snapshot of the same length) or the matrix is full, the append copies instead.
+    Positions are only ever appended, so a row, band entry or hash entry at or past a
+    snapshot's count does not exist for it, and a write costs O(1) instead of a copy of
+    every column. An append from a snapshot that is not the log's end (another thread's
+    write from the same snapshot got there first) branches: it copies that snapshot's
+    memories into a log of its own. An expiry is updated in place, and only after the write
+    that changed it committed, so it is the database's truth for every snapshot that sees
+    that memory. Writers take the lock; readers never do (an array is replaced by a larger
+    copy, never changed below any snapshot's count except for those expiries).
     """
 
-    __slots__ = ("_lock", "_matrix", "_used")
-
-    def __init__(self, matrix: np.ndarray, used: int) -> None:
-        self._matrix = matrix
-        self._used = used
+    def __init__(self, dimension: int, capacity: int) -> None:
+        self.ids: list[str] = []
+        self.simhashes: list[int] = []
+        self.hashes: dict[str, int] = {}
+        self.bands: dict[BandKey, list[int]] = {}
+        self.vectors = np.zeros((capacity, dimension), np.float32)
+        self.expires_at = np.zeros(capacity, np.float64)
         self._lock = threading.Lock()
 
     @classmethod
-    def of(cls, matrix: np.ndarray) -> VectorRows:
-        return cls(matrix, matrix.shape[0])
-
-    def first(self, count: int) -> np.ndarray:
-        return self._matrix[:count]
+    def of(
+        cls,
+        ids: Sequence[str],
+        simhashes: Sequence[int],
+        hashes: Sequence[str | None],
+        expires_at: Sequence[float | None],
+        vectors: np.ndarray,
+    ) -> ScopeLog:
+        log = cls(vectors.shape[1], len(ids))
+        for position, memory in enumerate(zip(ids, simhashes, hashes, expires_at, strict=True)):
+            log._put(position, *memory, vectors[position])
+        return log
 
     @property
     def nbytes(self) -> int:
-        return self._matrix.nbytes
+        return self.vectors.nbytes + self.expires_at.nbytes + len(self.ids) * BYTES_PER_MEMORY
 
-    def appended(self, count: int, row: np.ndarray) -> VectorRows:
-        """Rows ``[0, count)`` of these and ``row`` after them."""
+    def appended(
+        self,
+        count: int,
+        memory_id: str,
+        simhash: int,
+        content_hash: str,
+        expires_at: float | None,
+        vector: np.ndarray,
+    ) -> ScopeLog:
+        """A log whose first ``count + 1`` memories are these ``count`` and this one."""
         with self._lock:
-            if self._used == count < self._matrix.shape[0]:
-                self._matrix[count] = row
-                self._used += 1
+            if len(self.ids) == count:
+                if count == len(self.expires_at):
+                    self._grow(count + max(8, count // 4))
+                self._put(count, memory_id, simhash, content_hash, expires_at, vector)
                 return self
-        grown = np.empty((count + max(8, count // 4), self._matrix.shape[1]), np.float32)
-        grown[:count] = self._matrix[:count]
-        grown[count] = row
-        return VectorRows(grown, count + 1)
+        return self._branch(count).appended(
+            count, memory_id, simhash, content_hash, expires_at, vector
+        )
 
+    def set_expiry(self, position: int, expires_at: float | None) -> None:
+        with self._lock:
+            self.expires_at[position] = np.inf if expires_at is None else expires_at
 
-def _no_vectors() -> VectorRows:
-    return VectorRows.of(np.empty((0, 0), np.float32))
+    def _grow(self, capacity: int) -> None:
+        used = len(self.ids)
+        vectors = np.zeros((capacity, self.vectors.shape[1]), np.float32)
+        vectors[:used] = self.vectors[:used]
+        expires_at = np.zeros(capacity, np.float64)
+        expires_at[:used] = self.expires_at[:used]
+        self.vectors, self.expires_at = vectors, expires_at
+
+    def _branch(self, count: int) -> ScopeLog:
+        hash_at = {position: key for key, position in self.hashes.items() if position < count}
+        return ScopeLog.of(
+            self.ids[:count],
+            self.simhashes[:count],
+            [hash_at.get(position) for position in range(count)],
+            self.expires_at[:count].tolist(),
+            self.vectors[:count],
+        )
+
+    def _put(
+        self,
+        position: int,
+        memory_id: str,
+        simhash: int,
+        content_hash: str | None,
+        expires_at: float | None,
+        vector: np.ndarray,
+    ) -> None:
+        simhash = normalize.to_unsigned(simhash)
+        self.vectors[position] = vector
+        self.expires_at[position] = np.inf if expires_at is None else expires_at
+        self.simhashes.append(simhash)
+        for key in enumerate(normalize.bands(simhash)):
+            self.bands.setdefault(key, []).append(position)
+        if content_hash is not None:
+            self.hashes[content_hash] = position
+        self.ids.append(memory_id)  # last: readers of the log's end never see half a memory
 
 
 @dataclass(frozen=True, slots=True)
 class ScopeSnapshot:
-    """Immutable: writers replace a snapshot, so readers in other threads never see half."""
+    """The first ``count`` memories of a log at ``version``. Immutable: writers make a new
+    snapshot, so readers in other threads never see a decision's inputs change."""
 
     version: int | None
-    ids: tuple[str, ...] = ()
-    simhashes: tuple[int, ...] = ()
-    hashes: dict[str, int] = field(default_factory=dict)
-    expires_at: np.ndarray = field(default_factory=lambda: np.empty(0))
-    vectors: VectorRows = field(default_factory=_no_vectors)
-    dimension: int = 0
-    band_index: dict[tuple[int, int], tuple[int, ...]] = field(default_factory=dict)
+    log: ScopeLog
+    count: int
     loaded_at: float = 0.0
 
     @classmethod
@@ -101,58 +159,49 @@ class ScopeSnapshot:
         """From the snapshot query's rows: (version, id, simhash, content hash, expiry,
         vector) per memory; a scope without memories is one row, of its version only."""
         memories = [row for row in rows if row[1] is not None]
-        ids = tuple(row[1] for row in memories)
-        simhashes = tuple(normalize.to_unsigned(row[2]) for row in memories)
-        matrix = vector_codec.decode(b"".join(row[5] for row in memories), len(ids), dimension)
-        return cls(
-            version=rows[0][0],
-            ids=ids,
-            simhashes=simhashes,
-            hashes={row[3]: index for index, row in enumerate(memories)},
-            expires_at=_expiries(row[4] for row in memories),
-            vectors=VectorRows.of(matrix),
-            dimension=dimension,
-            band_index=_band_index(simhashes),
-            loaded_at=time.monotonic(),
+        vectors = vector_codec.decode(
+            b"".join(row[5] for row in memories), len(memories), dimension
         )
+        log = ScopeLog.of(
+            [row[1] for row in memories],
+            [row[2] for row in memories],
+            [row[3] for row in memories],
+            [row[4] for row in memories],
+            vectors,
+        )
+        return cls(rows[0][0], log, len(memories), time.monotonic())
 
     @property
     def nbytes(self) -> int:
         """What this snapshot keeps alive, roughly (for the cache's budget)."""
-        return self.vectors.nbytes + len(self.ids) * BYTES_PER_MEMORY
+        return self.log.nbytes
 
     def exact(self, content_hash: str, now: float) -> bool:
-        index = self.hashes.get(content_hash)
-        return index is not None and bool(self.expires_at[index] > now)
+        position = self.log.hashes.get(content_hash)
+        return position is not None and position < self.count and self._live(position, now)
 
     def near_candidates(self, simhash: int, now: float) -> list[tuple[str, int]]:
         """(id, simhash) of live memories sharing at least one band with ``simhash``."""
         found: set[int] = set()
         for key in enumerate(normalize.bands(normalize.to_unsigned(simhash))):
-            found.update(self.band_index.get(key, ()))
-        return [(self.ids[i], self.simhashes[i]) for i in sorted(found) if self.expires_at[i] > now]
+            found.update(p for p in self.log.bands.get(key, ()) if p < self.count)
+        log = self.log
+        return [(log.ids[p], log.simhashes[p]) for p in sorted(found) if self._live(p, now)]
 
     def live_vectors(self, now: float) -> tuple[list[str], np.ndarray]:
         """Ids and float32 vectors of the memories still live at ``now``."""
-        matrix = self.vectors.first(len(self.ids))
-        live = self.expires_at > now
+        matrix = self.log.vectors[: self.count]
+        live = self.log.expires_at[: self.count] > now
         if live.all():
-            return list(self.ids), matrix
-        ids = [memory_id for memory_id, ok in zip(self.ids, live, strict=True) if ok]
-        return ids, matrix[live]
+            return self.log.ids[: self.count], matrix
+        positions = np.flatnonzero(live)
+        return [self.log.ids[p] for p in positions], matrix[positions]
 
     def with_expiry(self, version: int, memory_id: str, expires_at: float | None) -> ScopeSnapshot:
         """After this process's refresh of a duplicate (which may extend its TTL)."""
-        return self._with_expiry_at(version, _index_of(self.ids, memory_id), expires_at)
-
-    def _with_expiry_at(
-        self, version: int, index: int | None, expires_at: float | None
-    ) -> ScopeSnapshot:
-        if index is None:
-            return replace(self, version=version)
-        expiries = self.expires_at.copy()
-        expiries[index] = np.inf if expires_at is None else expires_at
-        return replace(self, version=version, expires_at=expiries)
+        ids = self.log.ids
+        position = next((p for p in range(self.count) if ids[p] == memory_id), None)
+        return self._with_expiry_at(version, position, expires_at)
 
     def with_memory(
         self,
@@ -165,47 +214,26 @@ class ScopeSnapshot:
     ) -> ScopeSnapshot:
         """After this process's own insert: the memory added (or, when the upsert met an
         exact duplicate, that memory's expiry refreshed)."""
-        known = self.hashes.get(content_hash)
-        if known is not None and self.ids[known] == memory_id:
+        known = self.log.hashes.get(content_hash)
+        if known is not None and known < self.count and self.log.ids[known] == memory_id:
             return self._with_expiry_at(version, known, expires_at)
-        position = len(self.ids)
-        simhash = normalize.to_unsigned(simhash)
-        band_index = dict(self.band_index)
-        for key in enumerate(normalize.bands(simhash)):
-            band_index[key] = (*band_index.get(key, ()), position)
-        if vector is not None and vector.shape[0] == self.dimension:
+        dimension = self.log.vectors.shape[1]
+        if vector is not None and vector.shape[0] == dimension:
             row = vector_codec.as_stored(vector)  # what a fresh read would widen
         else:
-            row = np.zeros(self.dimension, np.float32)  # matches nothing
-        return replace(
-            self,
-            version=version,
-            ids=(*self.ids, memory_id),
-            simhashes=(*self.simhashes, simhash),
-            hashes={**self.hashes, content_hash: position},
-            expires_at=np.append(self.expires_at, np.inf if expires_at is None else expires_at),
-            vectors=self.vectors.appended(position, row),
-            band_index=band_index,
-        )
+            row = np.zeros(dimension, np.float32)  # matches nothing
+        log = self.log.appended(self.count, memory_id, simhash, content_hash, expires_at, row)
+        return replace(self, version=version, log=log, count=self.count + 1)
 
+    def _live(self, position: int, now: float) -> bool:
+        return bool(self.log.expires_at[position] > now)
 
-def _index_of(ids: tuple[str, ...], memory_id: str) -> int | None:
-    try:
-        return ids.index(memory_id)
-    except ValueError:
-        return None
-
-
-def _expiries(values: Iterable[float | None]) -> np.ndarray:
-    return np.array([np.inf if value is None else value for value in values], dtype=np.float64)
-
-
-def _band_index(simhashes: tuple[int, ...]) -> dict[tuple[int, int], tuple[int, ...]]:
-    index: dict[tuple[int, int], list[int]] = {}
-    for position, simhash in enumerate(simhashes):
-        for key in enumerate(normalize.bands(simhash)):
-            index.setdefault(key, []).append(position)
-    return {key: tuple(positions) for key, positions in index.items()}
+    def _with_expiry_at(
+        self, version: int, position: int | None, expires_at: float | None
+    ) -> ScopeSnapshot:
+        if position is not None:
+            self.log.set_expiry(position, expires_at)
+        return replace(self, version=version)
 
 
 class ScopeSnapshots:

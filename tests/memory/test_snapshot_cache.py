@@ -1,17 +1,12 @@
-"""The snapshot cache in isolation: shared vector rows never change under a reader, and
-the byte budget holds (no database needed)."""
+"""The snapshot cache in isolation: a log shared by a chain of snapshots never changes what
+a snapshot sees, and the byte budget holds (no database needed)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from storage.memory import vector_codec
-from storage.memory.scope_snapshots import (
-    BYTES_PER_MEMORY,
-    ScopeSnapshot,
-    ScopeSnapshots,
-    VectorRows,
-)
+from storage.memory.scope_snapshots import BYTES_PER_MEMORY, ScopeSnapshot, ScopeSnapshots
 
 DIMENSION = 8
 
@@ -50,12 +45,29 @@ def test_two_writes_from_one_snapshot_each_keep_their_own_vector() -> None:
     np.testing.assert_array_equal(matrix_1[:3], matrix_2[:3])
 
 
-def test_appends_share_the_matrix_until_it_is_full() -> None:
-    rows = VectorRows.of(np.zeros((2, DIMENSION), np.float32))
-    grown = rows.appended(2, vector(1))  # full: copies into a larger matrix
-    assert grown is not rows
-    assert grown.appended(3, vector(2)) is grown  # room left: appends in place
-    np.testing.assert_array_equal(grown.first(4)[2:], np.stack([vector(1), vector(2)]))
+def test_a_write_at_the_logs_end_shares_it_and_an_older_snapshot_does_not_see_it() -> None:
+    base = snapshot(20)
+    grown = add(base, "a", 100)
+    branch = add(base, "b", 200)
+
+    assert grown.log is base.log  # O(1): appended in place
+    assert branch.log is not base.log  # the position was taken: a log of its own
+    assert base.exact("hash-a", now=0.0) is False
+    assert grown.exact("hash-a", now=0.0) is True
+    assert branch.exact("hash-a", now=0.0) is False
+    assert ("a", 100) not in base.near_candidates(100, now=0.0)
+    assert ("a", 100) in grown.near_candidates(100, now=0.0)
+    assert base.live_vectors(now=0.0)[0] == [f"id-{i}" for i in range(20)]
+    assert branch.live_vectors(now=0.0)[0][-1] == "b"
+
+
+def test_an_expiry_refreshed_after_a_write_is_seen_by_every_snapshot_of_that_memory() -> None:
+    base = snapshot(3)
+    soon = add(base, "a", 100).with_memory(3, "id-0", 0, "hash-0", 5.0, vector(0))
+
+    assert soon.count == 4  # the exact duplicate was refreshed, not added
+    assert soon.live_vectors(now=10.0)[0] == ["id-1", "id-2", "a"]
+    assert not soon.exact("hash-0", now=10.0)
 
 
 def test_a_write_sees_the_vector_a_fresh_read_would() -> None:
@@ -80,7 +92,8 @@ def test_the_cache_keeps_to_its_byte_budget_and_evicts_the_least_recent() -> Non
     assert cache.held_bytes <= 3 * one.nbytes
     assert cache.get(("t", "u2", "fact", 16)) is None
     assert cache.get(("t", "u1", "fact", 16)) is one
-    assert one.nbytes == one.vectors.nbytes + 10 * BYTES_PER_MEMORY
+    log = one.log
+    assert one.nbytes == log.vectors.nbytes + log.expires_at.nbytes + 10 * BYTES_PER_MEMORY
 
 
 def test_a_zero_budget_keeps_nothing_not_even_an_empty_scope() -> None:
