@@ -38,7 +38,24 @@ ScopeKey = tuple[str, str, str, int]
 # strings, band and hash dict entries, list slots): 975-1,374 bytes measured with tracemalloc
 # for scopes of 1,000 down to 10 memories; the larger figure.
 BYTES_PER_MEMORY = 1_376
-BandKey = tuple[int, int]
+_BAND_SHIFT = 16  # a band's index key: its number above its value (bands are <= 11 bits)
+
+
+def _band_keys(simhash: int) -> list[int]:
+    return [band << _BAND_SHIFT | value for band, value in enumerate(normalize.bands(simhash))]
+
+
+def _band_index(simhashes: list[int]) -> dict[int, list[int]]:
+    """Positions by band key, each band's values cut from all hashes at once in numpy."""
+    hashes = np.array(simhashes, dtype=np.uint64)
+    index: dict[int, list[int]] = {}
+    shift = 0
+    for band, width in enumerate(normalize.BAND_WIDTHS):
+        values = (hashes >> np.uint64(shift)) & np.uint64((1 << width) - 1)
+        for position, key in enumerate((values | np.uint64(band << _BAND_SHIFT)).tolist()):
+            index.setdefault(key, []).append(position)
+        shift += width
+    return index
 
 
 class ScopeLog:
@@ -55,13 +72,20 @@ class ScopeLog:
     copy, never changed below any snapshot's count except for those expiries).
     """
 
-    def __init__(self, dimension: int, capacity: int) -> None:
-        self.ids: list[str] = []
-        self.simhashes: list[int] = []
-        self.hashes: dict[str, int] = {}
-        self.bands: dict[BandKey, list[int]] = {}
-        self.vectors = np.zeros((capacity, dimension), np.float32)
-        self.expires_at = np.zeros(capacity, np.float64)
+    def __init__(
+        self,
+        ids: list[str],
+        simhashes: list[int],
+        hashes: dict[str, int],
+        vectors: np.ndarray,
+        expires_at: np.ndarray,
+    ) -> None:
+        self.ids = ids
+        self.simhashes = simhashes
+        self.hashes = hashes
+        self.bands = _band_index(simhashes)
+        self.vectors = vectors
+        self.expires_at = expires_at
         self._lock = threading.Lock()
 
     @classmethod
@@ -73,10 +97,14 @@ class ScopeLog:
         expires_at: Sequence[float | None],
         vectors: np.ndarray,
     ) -> ScopeLog:
-        log = cls(vectors.shape[1], len(ids))
-        for position, memory in enumerate(zip(ids, simhashes, hashes, expires_at, strict=True)):
-            log._put(position, *memory, vectors[position])
-        return log
+        """From columns of equal length (a hash may be None: not known to be live)."""
+        return cls(
+            list(ids),
+            [normalize.to_unsigned(value) for value in simhashes],
+            {key: position for position, key in enumerate(hashes) if key is not None},
+            vectors,
+            np.array([np.inf if value is None else value for value in expires_at], np.float64),
+        )
 
     @property
     def nbytes(self) -> int:
@@ -96,7 +124,7 @@ class ScopeLog:
             if len(self.ids) == count:
                 if count == len(self.expires_at):
                     self._grow(count + max(8, count // 4))
-                self._put(count, memory_id, simhash, content_hash, expires_at, vector)
+                self._put(memory_id, simhash, content_hash, expires_at, vector)
                 return self
         return self._branch(count).appended(
             count, memory_id, simhash, content_hash, expires_at, vector
@@ -121,26 +149,25 @@ class ScopeLog:
             self.simhashes[:count],
             [hash_at.get(position) for position in range(count)],
             self.expires_at[:count].tolist(),
-            self.vectors[:count],
+            self.vectors[:count].copy(),
         )
 
     def _put(
         self,
-        position: int,
         memory_id: str,
         simhash: int,
-        content_hash: str | None,
+        content_hash: str,
         expires_at: float | None,
         vector: np.ndarray,
     ) -> None:
+        position = len(self.ids)
         simhash = normalize.to_unsigned(simhash)
         self.vectors[position] = vector
         self.expires_at[position] = np.inf if expires_at is None else expires_at
         self.simhashes.append(simhash)
-        for key in enumerate(normalize.bands(simhash)):
+        for key in _band_keys(simhash):
             self.bands.setdefault(key, []).append(position)
-        if content_hash is not None:
-            self.hashes[content_hash] = position
+        self.hashes[content_hash] = position
         self.ids.append(memory_id)  # last: readers of the log's end never see half a memory
 
 
@@ -183,7 +210,7 @@ class ScopeSnapshot:
     def near_candidates(self, simhash: int, now: float) -> list[tuple[str, int]]:
         """(id, simhash) of live memories sharing at least one band with ``simhash``."""
         found: set[int] = set()
-        for key in enumerate(normalize.bands(normalize.to_unsigned(simhash))):
+        for key in _band_keys(normalize.to_unsigned(simhash)):
             found.update(p for p in self.log.bands.get(key, ()) if p < self.count)
         log = self.log
         return [(log.ids[p], log.simhashes[p]) for p in sorted(found) if self._live(p, now)]
