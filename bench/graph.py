@@ -10,7 +10,7 @@ Postgres + Redis + embedded Chroma):
 - ``turn - embedding``: the turn without its one embedding, compared with the floor
   (target: at most 5x);
 - ``50 concurrent``: 50 conversations of 2 turns each at once: throughput, errors, and the
-  database pool's peak use (exhaustion shows up as errors or a full pool with waiters).
+  database pools' peak use, summed (exhaustion shows up as errors or a full pool with waiters).
 
 Run: ``.venv/bin/python -m bench.graph [--turns N]``.
 """
@@ -155,7 +155,7 @@ async def concurrent(
 
     async def sample() -> None:
         while not done.is_set():
-            pools = services.database.pool_status()
+            pools = services.database.pool_status()  # every pool: sum what is in use
             used = sum(
                 pool.get("checked_out", 0) for pool in pools.values() if isinstance(pool, dict)
             )
@@ -196,7 +196,7 @@ async def concurrent(
         f"{CONCURRENT} concurrent x 2 turns",
         f"{CONCURRENT * 2 / elapsed:.1f} turns/s",
         f"errors={errors}",
-        f"db pool peak {peak['database']}/{limit}",
+        f"db in use {peak['database']} (pools of {limit})",
         f"ckpt waiters {peak['checkpointer_waiting']}",
     )
 
