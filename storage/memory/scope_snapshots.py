@@ -9,11 +9,11 @@ snapshot can cost a retry, never a wrong decision.
 
 What a snapshot holds is derived data only: ids, SimHashes, content hashes, expiry times and
 vectors; never the text. Vectors are kept widened to float32 from the float16 the database
-holds (the same values, so a decision matches one taken from a fresh read), in rows shared
-along the chain of snapshots this process's writes produce: a decision is one matrix product
-(~2 µs for 100 x 384) instead of widening every vector again (~25 µs), and a write appends
-one row instead of copying them all. The cache is bounded by an estimate of the bytes it
-holds; a snapshot lives at most ``ttl_s`` (so a user erased through another process is not
+holds (the same values, so a decision matches one taken from a fresh read): a decision is
+one matrix product (~2 µs for 100 x 384) instead of widening every vector again (~25 µs).
+Everything lives in a ``ScopeLog`` shared along the chain of snapshots this process's writes
+produce, so a write appends one memory instead of copying them all. The cache is bounded by
+an estimate of the bytes it holds; a snapshot lives at most ``ttl_s`` (so a user erased through another process is not
 kept in this one's memory for longer), and purge drops this process's snapshots of the user
 at once. The SimHash bands are indexed in a dict, as the band table does in the database:
 candidates come from equal bands, never from a scan.
