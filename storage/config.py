@@ -202,7 +202,8 @@ class MemoryConfig(BaseModel):
         ge=0,
         description=(
             "Postgres: seconds a dedup snapshot is used before it is read again; also how long "
-            "a user erased through another process can linger in this one's memory."
+            "after its last use a user erased through another process can linger in this "
+            "one's memory (until this process next remembers anything)."
         ),
     )
     max_content_chars: int = Field(

@@ -13,10 +13,12 @@ holds (the same values, so a decision matches one taken from a fresh read): a de
 one matrix product (~2 µs for 100 x 384) instead of widening every vector again (~25 µs).
 Everything lives in a ``ScopeLog`` shared along the chain of snapshots this process's writes
 produce, so a write appends one memory instead of copying them all. The cache is bounded by
-an estimate of the bytes it holds; a snapshot lives at most ``ttl_s`` (so a user erased through another process is not
-kept in this one's memory for longer), and purge drops this process's snapshots of the user
-at once. The SimHash bands are indexed in a dict, as the band table does in the database:
-candidates come from equal bands, never from a scan.
+an estimate of the bytes it holds. A snapshot is used for at most ``ttl_s`` after it was
+read, and leaves memory at the latest ``ttl_s`` after its last use, at the cache's next
+operation (so a user erased through another process does not linger longer while this one
+works); purge drops this process's snapshots of the user at once. The SimHash bands are
+indexed in a dict, as the band table does in the database: candidates come from equal bands,
+never from a scan.
 """
 
 from __future__ import annotations
@@ -275,10 +277,11 @@ class ScopeSnapshots:
 
     def get(self, key: ScopeKey) -> ScopeSnapshot | None:
         with self._lock:
+            self._drop_expired()
             entry = self._entries.get(key)
             if entry is None:
                 return None
-            if time.monotonic() - entry[0].loaded_at > self._ttl_s:
+            if self._expired(entry[0]):
                 self._pop(key)
                 return None
             self._entries.move_to_end(key)
@@ -289,6 +292,7 @@ class ScopeSnapshots:
         if self._ttl_s <= 0 or self._max_bytes <= 0 or size > self._max_bytes:
             return
         with self._lock:
+            self._drop_expired()
             self._pop(key)
             self._entries[key] = (snapshot, size)
             self._held += size
@@ -303,6 +307,19 @@ class ScopeSnapshots:
         with self._lock:
             for key in [k for k in self._entries if k[0] == tenant_id and k[1] == user_id]:
                 self._pop(key)
+
+    def _expired(self, snapshot: ScopeSnapshot) -> bool:
+        return time.monotonic() - snapshot.loaded_at > self._ttl_s
+
+    def _drop_expired(self) -> None:
+        """Drop expired snapshots from the least recently used end, so one nobody asks for
+        again (an erased user's, say) does not outlive its TTL for long while the cache is
+        in use: it reaches that end as other scopes are used."""
+        while self._entries:
+            key, (snapshot, _) = next(iter(self._entries.items()))
+            if not self._expired(snapshot):
+                return
+            self._pop(key)
 
     def _pop(self, key: ScopeKey) -> None:
         entry = self._entries.pop(key, None)

@@ -3,6 +3,8 @@ a snapshot sees, and the byte budget holds (no database needed)."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from storage.memory import vector_codec
@@ -100,3 +102,16 @@ def test_a_zero_budget_keeps_nothing_not_even_an_empty_scope() -> None:
     cache = ScopeSnapshots(max_bytes=0, ttl_s=60)
     cache.put(("t", "u", "fact", 16), snapshot(0))
     assert len(cache) == 0
+
+
+def test_an_expired_snapshot_nobody_asks_for_again_is_dropped_while_the_cache_is_used() -> None:
+    """An erased user's snapshot in another process must not wait for a lookup of that user
+    (which may never come) to leave memory."""
+    cache = ScopeSnapshots(max_bytes=1 << 30, ttl_s=0.05)
+    cache.put(("t", "erased", "fact", 16), snapshot(3))
+    time.sleep(0.1)
+
+    cache.put(("t", "other", "fact", 16), snapshot(3))
+
+    assert len(cache) == 1
+    assert cache.held_bytes == snapshot(3).nbytes
