@@ -3,7 +3,9 @@ a snapshot sees, and the byte budget holds (no database needed)."""
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -115,3 +117,42 @@ def test_an_expired_snapshot_nobody_asks_for_again_is_dropped_while_the_cache_is
 
     assert len(cache) == 1
     assert cache.held_bytes == snapshot(3).nbytes
+
+
+def test_threads_writing_from_one_snapshot_each_see_exactly_their_own_chain() -> None:
+    """Eight writers start from the same snapshot (one wins its end, the others branch) and
+    keep appending, while a reader of that first snapshot checks it never changes."""
+    base = add(snapshot(5), "shared", 99)
+    expected_base = base.live_vectors(now=0.0)[0]
+    stop = threading.Event()
+    failures: list[str] = []
+
+    def read() -> None:
+        while not stop.is_set():
+            ids, matrix = base.live_vectors(now=0.0)
+            if ids != expected_base or matrix.shape != (6, DIMENSION):
+                failures.append(f"base changed: {len(ids)} ids")
+
+    def write(writer: int) -> ScopeSnapshot:
+        current = base
+        for step in range(150):
+            current = add(current, f"w{writer}-{step}", writer * 1_000 + step)
+        return current
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        chains = list(pool.map(write, range(8)))
+    stop.set()
+    reader.join()
+
+    assert failures == []
+    for writer, chain in enumerate(chains):
+        ids, matrix = chain.live_vectors(now=0.0)
+        assert ids == expected_base + [f"w{writer}-{step}" for step in range(150)]
+        np.testing.assert_array_equal(
+            matrix[6:],
+            np.stack([vector_codec.as_stored(vector(writer * 1_000 + s)) for s in range(150)]),
+        )
+        assert chain.exact(f"hash-w{writer}-149", now=0.0)
+        assert not chain.exact(f"hash-w{(writer + 1) % 8}-149", now=0.0)
