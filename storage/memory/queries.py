@@ -96,14 +96,10 @@ class Vectors:
 
     @classmethod
     def read(cls, rows: list[Any], dimension: int) -> Vectors:
-        ids = [row[0] for row in rows]
-        blob = b"".join(row[1] for row in rows)
-        importance = [row[2] for row in rows]
-        reinforced = [row[3] for row in rows]
-        matrix = vector_codec.decode(blob, len(ids), dimension)
+        ids, blobs, importance, reinforced = zip(*rows, strict=True) if rows else ((),) * 4
         return cls(
             ids=list(ids),
-            matrix=matrix,
+            matrix=vector_codec.decode(b"".join(blobs), len(ids), dimension),
             importance=np.asarray(importance, dtype=np.float64),
             reinforced_at=np.asarray(reinforced, dtype=np.float64),
         )

@@ -188,17 +188,12 @@ class ScopeSnapshot:
         """From the snapshot query's rows: (version, id, simhash, content hash, expiry,
         vector) per memory; a scope without memories is one row, of its version only."""
         memories = [row for row in rows if row[1] is not None]
-        vectors = vector_codec.decode(
-            b"".join(row[5] for row in memories), len(memories), dimension
+        _, ids, simhashes, hashes, expires_at, blobs = (
+            zip(*memories, strict=True) if memories else ((),) * 6
         )
-        log = ScopeLog.of(
-            [row[1] for row in memories],
-            [row[2] for row in memories],
-            [row[3] for row in memories],
-            [row[4] for row in memories],
-            vectors,
-        )
-        return cls(rows[0][0], log, len(memories), time.monotonic())
+        vectors = vector_codec.decode(b"".join(blobs), len(ids), dimension)
+        log = ScopeLog.of(ids, simhashes, hashes, expires_at, vectors)
+        return cls(rows[0][0], log, len(ids), time.monotonic())
 
     @property
     def nbytes(self) -> int:
