@@ -3,14 +3,16 @@
 Built once at start-up (``Settings()`` reads ``SUPPORT_*`` variables and ``.env``), validated,
 then passed down; no other module reads the environment. Secrets are ``SecretStr`` and may be
 given as references, ``env://NAME`` or ``file:///path``, resolved here so the value never sits
-in a config file. In production, plaintext secrets and SQLite are refused.
+in a config file. In production, plaintext secrets and SQLite are refused. A ``SUPPORT_*``
+variable that names no setting is refused too.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_args, get_origin
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic.fields import FieldInfo
@@ -31,6 +33,8 @@ from tools.config import CRMConfig, EscalationConfig, KnowledgeBaseConfig
 from tools.resilience.config import ResilienceConfig
 
 SECRET_SCHEMES = ("env://", "file://")
+ENV_PREFIX = "SUPPORT_"
+ENV_DELIMITER = "__"
 
 
 class SettingsError(ValueError):
@@ -87,8 +91,8 @@ class Settings(BaseSettings):
     """Every setting of the process; see ``.env.example`` for the full list."""
 
     model_config = SettingsConfigDict(
-        env_prefix="SUPPORT_",
-        env_nested_delimiter="__",
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_DELIMITER,
         env_file=".env",
         extra="ignore",
         validate_default=True,
@@ -136,6 +140,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _resolve(self) -> Settings:
+        unknown = unknown_variables(type(self), os.environ)
+        if unknown:
+            raise SettingsError(
+                f"{', '.join(unknown)}: no such setting (misspelt or renamed? see .env.example)"
+            )
         _resolve_secrets(self, "", production=self.environment == "production")
         if self.database.url is None:
             self.database.url = f"sqlite:///{self.data_dir / 'support.db'}"
@@ -147,6 +156,35 @@ class Settings(BaseSettings):
                 "set SUPPORT_DATABASE__URL (or DATABASE_URL) to a PostgreSQL URL"
             )
         return self
+
+
+def unknown_variables(model: type[BaseModel], names: Iterable[str]) -> list[str]:
+    """``SUPPORT_*`` variables that name no setting.
+
+    pydantic-settings ignores them, so a typo or a renamed setting would leave the default
+    in force without a word. Below a setting that holds a mapping (a JSON value), any key
+    is data, not a setting name.
+    """
+    return sorted(
+        name
+        for name in names
+        if name.upper().startswith(ENV_PREFIX)
+        and not _names_a_setting(model, name[len(ENV_PREFIX) :].lower().split(ENV_DELIMITER))
+    )
+
+
+def _names_a_setting(model: type[BaseModel], path: list[str]) -> bool:
+    field = model.model_fields.get(path[0])
+    if field is None:
+        return False
+    if len(path) == 1 or get_origin(field.annotation) is dict:
+        return True
+    nested = [
+        kind
+        for kind in (field.annotation, *get_args(field.annotation))
+        if isinstance(kind, type) and issubclass(kind, BaseModel)
+    ]
+    return bool(nested) and _names_a_setting(nested[0], path[1:])
 
 
 def resolve_secret_reference(value: str, setting: str) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from agent.config_docs import env_example
-from agent.settings import SettingsError, load_settings
+from agent.settings import Settings, SettingsError, load_settings, unknown_variables
 
 
 def test_password_in_url_is_moved_out_and_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,3 +63,34 @@ def test_embedded_defaults_live_in_the_data_dir(tmp_path: Path) -> None:
 def test_env_example_is_in_sync_with_the_model() -> None:
     committed = (Path(__file__).resolve().parents[1] / ".env.example").read_text()
     assert committed == env_example(), "regenerate: support-agent env-example > .env.example"
+
+
+def test_a_misspelt_or_renamed_variable_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pydantic-settings would ignore them and leave the defaults in force."""
+    monkeypatch.setenv("SUPPORT_MEMORY__SCOPE_SNAPSHOT_MEMORIES", "5000")  # renamed setting
+    monkeypatch.setenv("SUPPORT_DATABSE__URL", "postgresql://db/prod")  # typo
+    monkeypatch.setenv("SUPPORT_TENANT_ID__NAME", "acme")  # below a plain value
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert (
+        "SUPPORT_DATABSE__URL, SUPPORT_MEMORY__SCOPE_SNAPSHOT_MEMORIES, SUPPORT_TENANT_ID__NAME: "
+        "no such setting"
+    ) in str(raised.value)
+    assert "postgresql://db/prod" not in str(raised.value)
+
+
+def test_every_documented_variable_and_keys_inside_a_mapping_are_accepted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    names = [
+        line.split("=", 1)[0].lstrip("# ")
+        for line in env_example().splitlines()
+        if line.startswith("# SUPPORT_") and "=" in line
+    ]
+    assert len(names) > 50
+    assert unknown_variables(Settings, names) == []
+    monkeypatch.setenv("SUPPORT_RESILIENCE__DEPENDENCIES__CRM__TIMEOUT_S", "2")
+    monkeypatch.setenv("support_memory__semantic_threshold", "0.9")  # names are case-blind
+    assert load_settings().memory.semantic_threshold == 0.9
