@@ -128,9 +128,9 @@ class ScopeLog:
                     self._grow(count + max(8, count // 4))
                 self._put(memory_id, simhash, content_hash, expires_at, vector)
                 return self
-        return self._branch(count).appended(
-            count, memory_id, simhash, content_hash, expires_at, vector
-        )
+            # Under the lock: another writer at the end must not change the dicts copied.
+            branch = self._branch(count)
+        return branch.appended(count, memory_id, simhash, content_hash, expires_at, vector)
 
     def set_expiry(self, position: int, expires_at: float | None) -> None:
         with self._lock:

@@ -3,6 +3,7 @@ a snapshot sees, and the byte budget holds (no database needed)."""
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -156,3 +157,30 @@ def test_threads_writing_from_one_snapshot_each_see_exactly_their_own_chain() ->
         )
         assert chain.exact(f"hash-w{writer}-149", now=0.0)
         assert not chain.exact(f"hash-w{(writer + 1) % 8}-149", now=0.0)
+
+
+def test_a_branch_copies_consistently_while_another_thread_appends_at_the_end() -> None:
+    """A branch copies the log's hash dict; a writer at the log's end must not change it
+    mid-copy (that raised "dictionary changed size during iteration")."""
+    old = snapshot(2_000)
+    head = add(old, "first", 1)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+
+        def extend() -> int:
+            current = head
+            for step in range(3_000):
+                current = add(current, f"end-{step}", 10_000 + step)
+            return current.count
+
+        def branch() -> int:
+            return sum(add(old, f"branch-{i}", 20_000 + i).count for i in range(30))
+
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            extended = pool.submit(extend)
+            branches = [pool.submit(branch) for _ in range(2)]
+            assert extended.result() == 2_000 + 1 + 3_000
+            assert [b.result() for b in branches] == [30 * 2_001] * 2
+    finally:
+        sys.setswitchinterval(interval)
