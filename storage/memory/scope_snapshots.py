@@ -71,7 +71,9 @@ class ScopeLog:
     memories into a log of its own. An expiry is updated in place, and only after the write
     that changed it committed, so it is the database's truth for every snapshot that sees
     that memory. Writers take the lock; readers never do (an array is replaced by a larger
-    copy, never changed below any snapshot's count except for those expiries).
+    copy, never changed below any snapshot's count except for those expiries): they rely on
+    the GIL making one list append, dict insert or lookup atomic, and never iterate a dict a
+    writer may grow (a branch copies under the lock).
     """
 
     def __init__(
