@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validat
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    DotEnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -140,7 +141,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _resolve(self) -> Settings:
-        unknown = unknown_variables(type(self), os.environ)
+        in_file = DotEnvSettingsSource(type(self)).env_vars
+        unknown = unknown_variables(type(self), os.environ) + [
+            f"{name.upper()} (in .env)" for name in unknown_variables(type(self), in_file)
+        ]
         if unknown:
             raise SettingsError(
                 f"{', '.join(unknown)}: no such setting (misspelt or renamed? see .env.example)"

@@ -94,3 +94,12 @@ def test_every_documented_variable_and_keys_inside_a_mapping_are_accepted(
     monkeypatch.setenv("SUPPORT_RESILIENCE__DEPENDENCIES__CRM__TIMEOUT_S", "2")
     monkeypatch.setenv("support_memory__semantic_threshold", "0.9")  # names are case-blind
     assert load_settings().memory.semantic_threshold == 0.9
+
+
+def test_a_misspelt_variable_in_the_env_file_is_refused_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_text("SUPPORT_TENANT_ID=acme\nSUPPORT_TENNANT_ID=acme\nOTHER=1\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SettingsError, match=r"SUPPORT_TENNANT_ID \(in \.env\): no such setting"):
+        load_settings()
