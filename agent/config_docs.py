@@ -8,9 +8,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, SecretStr
+from pydantic import SecretStr
 
-from agent.settings import Settings
+from agent.settings import Settings, setting_fields
 
 
 def _default_text(value: Any) -> str:
@@ -29,16 +29,9 @@ def _default_text(value: Any) -> str:
     return str(value)
 
 
-def iter_settings(
-    model: type[BaseModel] = Settings, prefix: str = "SUPPORT_"
-) -> Iterator[tuple[str, str, str]]:
+def iter_settings() -> Iterator[tuple[str, str, str]]:
     """Yield (variable, default, description) for every leaf setting."""
-    for name, field in model.model_fields.items():
-        annotation = field.annotation
-        variable = f"{prefix}{name.upper()}"
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            yield from iter_settings(annotation, f"{variable}__")
-            continue
+    for variable, field in setting_fields(Settings):
         default = field.get_default(call_default_factory=True)
         yield variable, _default_text(default), field.description or ""
 

@@ -10,9 +10,9 @@ variable that names no setting is refused too.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, ClassVar, Literal, get_args, get_origin
+from typing import Any, ClassVar, Literal, get_origin
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic.fields import FieldInfo
@@ -162,33 +162,43 @@ class Settings(BaseSettings):
         return self
 
 
+def setting_fields(
+    model: type[BaseModel], prefix: str = ENV_PREFIX
+) -> Iterator[tuple[str, FieldInfo]]:
+    """(variable, field) of every leaf setting; a nested model is walked, not yielded."""
+    for name, field in model.model_fields.items():
+        variable = f"{prefix}{name.upper()}"
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield from setting_fields(annotation, f"{variable}{ENV_DELIMITER}")
+        else:
+            yield variable, field
+
+
 def unknown_variables(model: type[BaseModel], names: Iterable[str]) -> list[str]:
     """``SUPPORT_*`` variables that name no setting.
 
     pydantic-settings ignores them, so a typo or a renamed setting would leave the default
-    in force without a word. Below a setting that holds a mapping (a JSON value), any key
-    is data, not a setting name.
+    in force without a word. A section may be given whole (as JSON), and below a setting
+    that holds a mapping any key is data, not a setting name.
     """
-    return sorted(
-        name
-        for name in names
-        if name.upper().startswith(ENV_PREFIX)
-        and not _names_a_setting(model, name[len(ENV_PREFIX) :].lower().split(ENV_DELIMITER))
-    )
+    leaves = dict(setting_fields(model))
+    sections = {
+        ENV_DELIMITER.join(parts[:depth])
+        for parts in (leaf.split(ENV_DELIMITER) for leaf in leaves)
+        for depth in range(1, len(parts))
+    }
+    mappings = [leaf for leaf, field in leaves.items() if get_origin(field.annotation) is dict]
 
+    def known(name: str) -> bool:
+        name = name.upper()
+        return (
+            name in leaves
+            or name in sections
+            or any(name.startswith(f"{leaf}{ENV_DELIMITER}") for leaf in mappings)
+        )
 
-def _names_a_setting(model: type[BaseModel], path: list[str]) -> bool:
-    field = model.model_fields.get(path[0])
-    if field is None:
-        return False
-    if len(path) == 1 or get_origin(field.annotation) is dict:
-        return True
-    nested = [
-        kind
-        for kind in (field.annotation, *get_args(field.annotation))
-        if isinstance(kind, type) and issubclass(kind, BaseModel)
-    ]
-    return bool(nested) and _names_a_setting(nested[0], path[1:])
+    return sorted(name for name in names if name.upper().startswith(ENV_PREFIX) and not known(name))
 
 
 def resolve_secret_reference(value: str, setting: str) -> str:

@@ -92,8 +92,11 @@ def test_every_documented_variable_and_keys_inside_a_mapping_are_accepted(
     assert len(names) > 50
     assert unknown_variables(Settings, names) == []
     monkeypatch.setenv("SUPPORT_RESILIENCE__DEPENDENCIES__CRM__TIMEOUT_S", "2")
+    monkeypatch.setenv("SUPPORT_OBSERVABILITY", '{"log_level": "WARNING"}')  # a section whole
     monkeypatch.setenv("support_memory__semantic_threshold", "0.9")  # names are case-blind
-    assert load_settings().memory.semantic_threshold == 0.9
+    settings = load_settings()
+    assert settings.memory.semantic_threshold == 0.9
+    assert settings.observability.log_level == "WARNING"
 
 
 def test_a_misspelt_variable_in_the_env_file_is_refused_too(
