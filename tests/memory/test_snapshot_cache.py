@@ -73,6 +73,7 @@ def test_an_expiry_refreshed_after_a_write_is_seen_by_every_snapshot_of_that_mem
     assert soon.count == 4  # the exact duplicate was refreshed, not added
     assert soon.live_vectors(now=10.0)[0] == ["id-1", "id-2", "a"]
     assert not soon.exact("hash-0", now=10.0)
+    assert base.live_vectors(now=10.0)[0] == ["id-1", "id-2"]  # the older snapshot too
 
 
 def test_a_write_sees_the_vector_a_fresh_read_would() -> None:
