@@ -178,8 +178,8 @@ def _insert(guarded: bool, whole: bool) -> Select:
     Returns the whole memory, or with ``whole=False`` only its id and access count: when
     the snapshot shows no live memory of that content, the row written is the new values
     (a fresh one, or an expired one revived as them), so the caller has the rest already.
-    Each returned column costs the driver and SQLAlchemy's result set-up per call (a bare
-    psycopg SELECT of thirteen such columns measured ~5-15 µs more than of three).
+    Each returned column costs the driver and SQLAlchemy's result set-up per call (through
+    SQLAlchemy, a SELECT of thirteen such columns measured 4-18 µs more than of three).
 
     No SimHash band rows: on Postgres the band index lives in the scope snapshot, which is
     always what near-duplicates are found in (the table serves the generic plan).
