@@ -7,19 +7,16 @@ and then enforces its bounds, so the error the model gets names the real problem
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+from storage import text
 
 
 def clean_text(value: object) -> object:
-    """Remove control characters and surrounding whitespace from a string (others pass)."""
-    if isinstance(value, str):
-        return _CONTROL.sub("", value).strip()
-    return value
+    """``storage.text.clean_text`` for strings; anything else is left for the type check."""
+    return text.clean_text(value) if isinstance(value, str) else value
 
 
 def _not_blank(value: str) -> str:
@@ -40,7 +37,7 @@ ContentText = Annotated[
     StringConstraints(max_length=4000),
     AfterValidator(_not_blank),
 ]
-Identifier = Annotated[
+SourceName = Annotated[
     str,
     BeforeValidator(clean_text),
     StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@+-]+$"),

@@ -8,8 +8,9 @@ piling up near-copies.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 import orjson
@@ -35,7 +36,7 @@ from tools.errors import (
     validation_error_handler,
 )
 from tools.inputs import ContentText, QueryText
-from tools.runtime import caller_scope, precomputed_embedding
+from tools.runtime import acting_as, precomputed_embedding
 
 if TYPE_CHECKING:
     from tools.resilience import Resilience
@@ -183,9 +184,11 @@ class MemoryTools:
             }
         self._calls = calls
 
-    def _scope(self, config: RunnableConfig) -> Scope:
-        scope = caller_scope(config, default_tenant=self.default_tenant)
-        return Scope(scope.tenant_id, scope.require_user(), scope.session_id)
+    @contextlib.contextmanager
+    def _scope(self, config: RunnableConfig) -> Iterator[Scope]:
+        """The caller's memory scope, with guarded calls attributed to them (rate limits)."""
+        with acting_as(config, default_tenant=self.default_tenant) as caller:
+            yield Scope(caller.tenant_id, caller.require_user(), caller.session_id)
 
     def remember(
         self,
@@ -195,10 +198,10 @@ class MemoryTools:
         *,
         config: RunnableConfig,
     ) -> str:
-        scope = self._scope(config)
-        result = self._calls["remember"](
-            scope, content, content_type=content_type, importance=importance
-        )
+        with self._scope(config) as scope:
+            result = self._calls["remember"](
+                scope, content, content_type=content_type, importance=importance
+            )
         return _remembered(result)
 
     async def aremember(
@@ -209,10 +212,10 @@ class MemoryTools:
         *,
         config: RunnableConfig,
     ) -> str:
-        scope = self._scope(config)
-        result = await self._calls["aremember"](
-            scope, content, content_type=content_type, importance=importance
-        )
+        with self._scope(config) as scope:
+            result = await self._calls["aremember"](
+                scope, content, content_type=content_type, importance=importance
+            )
         return _remembered(result)
 
     def recall(
@@ -223,14 +226,14 @@ class MemoryTools:
         *,
         config: RunnableConfig,
     ) -> str:
-        scope = self._scope(config)
-        found = self._calls["recall"](
-            scope,
-            query,
-            content_types=content_types,
-            limit=limit,
-            query_embedding=precomputed_embedding(config, query),
-        )
+        with self._scope(config) as scope:
+            found = self._calls["recall"](
+                scope,
+                query,
+                content_types=content_types,
+                limit=limit,
+                query_embedding=precomputed_embedding(config, query),
+            )
         return _recalled(found)
 
     async def arecall(
@@ -241,21 +244,23 @@ class MemoryTools:
         *,
         config: RunnableConfig,
     ) -> str:
-        scope = self._scope(config)
-        found = await self._calls["arecall"](
-            scope,
-            query,
-            content_types=content_types,
-            limit=limit,
-            query_embedding=precomputed_embedding(config, query),
-        )
+        with self._scope(config) as scope:
+            found = await self._calls["arecall"](
+                scope,
+                query,
+                content_types=content_types,
+                limit=limit,
+                query_embedding=precomputed_embedding(config, query),
+            )
         return _recalled(found)
 
     def forget(self, memory_id: str, *, config: RunnableConfig) -> str:
-        return _forgotten(memory_id, self._calls["forget"](self._scope(config), memory_id))
+        with self._scope(config) as scope:
+            return _forgotten(memory_id, self._calls["forget"](scope, memory_id))
 
     async def aforget(self, memory_id: str, *, config: RunnableConfig) -> str:
-        return _forgotten(memory_id, await self._calls["aforget"](self._scope(config), memory_id))
+        with self._scope(config) as scope:
+            return _forgotten(memory_id, await self._calls["aforget"](scope, memory_id))
 
     def tools(self) -> list[BaseTool]:
         common: dict[str, Any] = {

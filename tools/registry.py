@@ -62,7 +62,7 @@ def _knowledge_base(deps: ToolDependencies) -> list[BaseTool]:
     from tools.knowledge_base import build_search_tool
 
     (knowledge_base,) = _require(deps, "knowledge_base")
-    return [build_search_tool(knowledge_base)]
+    return [build_search_tool(knowledge_base, default_tenant=deps.default_tenant)]
 
 
 def _memory(deps: ToolDependencies) -> list[BaseTool]:

@@ -1,38 +1,42 @@
-"""Who is calling: tenant, user and session come from the runtime, never from model arguments.
+"""Who is calling: the one identity resolver for tools and graph nodes.
 
-A model can be talked into writing any ``user_id`` into a tool call, so tools never put
-identity in their ``args_schema``. Instead the tool function takes a ``config:
-RunnableConfig`` parameter (LangChain injects it and hides it from the model) and calls
-``caller_scope(config)``. The values are read, first hit wins, from:
+A model can be talked into writing any ``user_id`` into a tool call, and an API client can
+write any ``user_id`` into a run's context, so neither decides who the caller is:
 
-1. the LangGraph runtime context (``graph.invoke(..., context=...)``; a dataclass, a
-   Pydantic model or a dict with ``tenant_id`` / ``user_id`` / ``session_id``);
-2. ``config["configurable"]``: ``tenant_id``, ``user_id`` (or ``langgraph_auth_user_id``,
-   set by the LangGraph server's auth hook), ``session_id`` (or ``thread_id``);
-3. ``default_tenant`` for the tenant (the settings' ``tenant_id``, for single-tenant setups).
+1. **The authenticated user wins.** Under the LangGraph server with our auth
+   (``agent/auth.py``), the user the server authenticated reaches the run as
+   ``config["configurable"]["langgraph_auth_user"]`` (nodes also see it as
+   ``runtime.server_info.user``). Its ``tenant_id``, ``user_id`` and ``role`` are the
+   caller's. A tenant or user that the client claims in the context or ``configurable`` and
+   that differs is refused (``IdentityMismatchError``), never used.
+2. **Otherwise the caller's code decides**: a Python program building the graph, a developer's
+   own agent, or LangGraph Studio on ``langgraph dev`` (its ``StudioUser`` is a developer
+   trying the graph, not a customer). Identity is read, first hit wins, from the LangGraph
+   runtime context, then ``config["configurable"]``, then ``default_tenant`` for the tenant.
 
-This works the same under ``ToolNode``, in a developer's own loop (``tool.invoke(args,
-config={"configurable": {...}})``) and with ``ToolRuntime``-free tools.
+There is no default customer: a run without a user has ``user_id=None``; what needs one
+(memories, a customer's orders) is refused or skipped. Every id follows ``storage.ids``.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.runtime import get_runtime
+from langgraph_sdk.auth.types import StudioUser
 
+from storage.ids import InvalidIdError, validate_id
 from tools.errors import ToolError
+from tools.resilience import call_scope
 
-_RUNTIME_KEY = "__pregel_runtime"
-_ID = re.compile(r"^[A-Za-z0-9_.:@%+=-]{1,128}$")
-_ALIASES: dict[str, tuple[str, ...]] = {
-    "tenant_id": ("tenant_id",),
-    "user_id": ("user_id", "langgraph_auth_user_id"),
-    "session_id": ("session_id", "thread_id"),
-}
+Role = Literal["customer", "agent", "admin"]
+ROLES: tuple[Role, ...] = get_args(Role)
+AUTH_USER_KEY = "langgraph_auth_user"
+_SESSION_KEYS = ("session_id", "thread_id")
 
 
 class MissingScopeError(ToolError):
@@ -41,17 +45,29 @@ class MissingScopeError(ToolError):
     default_code = "missing_scope"
 
 
+class IdentityMismatchError(ToolError):
+    """The client claimed a tenant or user other than the one it authenticated as."""
+
+    default_code = "identity_mismatch"
+
+
 @dataclass(frozen=True)
 class CallerScope:
     tenant_id: str
     user_id: str | None = None
     session_id: str | None = None
+    role: Role = "customer"
+
+    @property
+    def is_staff(self) -> bool:
+        """Support staff (``agent``) and ``admin`` may look up any customer of their tenant."""
+        return self.role != "customer"
 
     def require_user(self) -> str:
         if self.user_id is None:
             raise MissingScopeError(
-                "no user in the runtime: pass user_id in the LangGraph context "
-                "or in config['configurable']"
+                "no customer in the runtime: this needs an authenticated user, or user_id in "
+                "the LangGraph context or config['configurable']"
             )
         return self.user_id
 
@@ -59,66 +75,151 @@ class CallerScope:
 def _lookup(source: Any, name: str) -> Any:
     if source is None:
         return None
-    if isinstance(source, Mapping):
-        return source.get(name)
-    return getattr(source, name, None)
+    value = source.get(name) if isinstance(source, Mapping) else getattr(source, name, None)
+    return None if value == "" else value
 
 
-def _first(sources: Sequence[Any], field: str) -> str | None:
+def _first(sources: Sequence[Any], *names: str) -> Any:
     for source in sources:
-        for name in _ALIASES[field]:
+        for name in names:
             value = _lookup(source, name)
-            if value is None or value == "":
-                continue
-            text = str(value)
-            if not _ID.fullmatch(text):
-                raise MissingScopeError(
-                    f"runtime {field} is malformed (1-128 of A-Z a-z 0-9 _ . : @ % + = -)"
-                )
-            return text
+            if value is not None:
+                return value
     return None
 
 
-def _sources(config: RunnableConfig | None) -> tuple[Any, Mapping[str, Any]]:
-    configurable: Mapping[str, Any] = (config or {}).get("configurable") or {}
-    runtime = configurable.get(_RUNTIME_KEY)
-    return getattr(runtime, "context", None), configurable
+def _id(field: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        return validate_id(field, value if isinstance(value, str) else str(value))
+    except InvalidIdError as exc:
+        raise MissingScopeError(f"runtime {exc}") from None
+
+
+def _role(value: Any) -> Role:
+    if value is None:
+        return "customer"
+    if value not in ROLES:
+        raise MissingScopeError(f"runtime role must be one of {', '.join(ROLES)}")
+    return value
+
+
+def _authenticated(user: Any) -> Any:
+    """The server-authenticated user, or None (no auth, or Studio on ``langgraph dev``)."""
+    if user is None or isinstance(user, StudioUser) or _lookup(user, "kind") == "StudioUser":
+        return None
+    return user
+
+
+def resolve(
+    *,
+    user: Any,
+    claims: Sequence[Any],
+    session_id: Any = None,
+    default_tenant: str | None = None,
+) -> CallerScope:
+    """The caller's scope from an authenticated ``user`` (or None) and client ``claims``.
+
+    ``claims`` are the places a client or the caller's code can write identity into (the
+    run context, ``configurable``), first hit wins.
+    """
+    if session_id is None:
+        session_id = _first(claims, *_SESSION_KEYS)
+    session = _id("session_id", session_id)
+    authenticated = _authenticated(user)
+    if authenticated is None:
+        tenant = _id("tenant_id", _first(claims, "tenant_id") or default_tenant)
+        if tenant is None:
+            raise MissingScopeError(
+                "no tenant in the runtime: pass tenant_id in the LangGraph context "
+                "or in config['configurable']"
+            )
+        return CallerScope(
+            tenant_id=tenant,
+            user_id=_id("user_id", _first(claims, "user_id")),
+            session_id=session,
+            role=_role(_first(claims, "role")),
+        )
+    scope = CallerScope(
+        tenant_id=_id("tenant_id", _lookup(authenticated, "tenant_id")) or "",
+        user_id=_id("user_id", _lookup(authenticated, "user_id")),
+        session_id=session,
+        role=_role(_lookup(authenticated, "role")),
+    )
+    if not scope.tenant_id:
+        raise MissingScopeError("the authenticated user has no tenant_id")
+    for field in ("tenant_id", "user_id", "role"):
+        claimed = _first(claims, field)
+        if claimed is not None and claimed != getattr(scope, field):
+            raise IdentityMismatchError(
+                f"the run names a {field} other than the authenticated caller's; "
+                f"leave {field} out (it comes from your credentials)"
+            )
+    return scope
+
+
+def _graph_context() -> Any:
+    """The LangGraph run context when called inside a graph run, else None."""
+    try:
+        return get_runtime().context
+    except (RuntimeError, AttributeError):  # outside a runnable / outside a graph run
+        return None
+
+
+def _configurable(config: RunnableConfig | None) -> Mapping[str, Any]:
+    return (config or {}).get("configurable") or {}
 
 
 def caller_scope(
     config: RunnableConfig | None, *, default_tenant: str | None = None
 ) -> CallerScope:
-    """The caller's scope; raises ``MissingScopeError`` when no tenant can be found."""
-    context, configurable = _sources(config)
-    sources = (context, configurable)
-    tenant = _first(sources, "tenant_id") or default_tenant
-    if tenant is None:
-        raise MissingScopeError(
-            "no tenant in the runtime: pass tenant_id in the LangGraph context "
-            "or in config['configurable']"
-        )
-    return CallerScope(
-        tenant_id=tenant,
-        user_id=_first(sources, "user_id"),
-        session_id=_first(sources, "session_id"),
+    """The scope of a tool call; raises ``MissingScopeError`` / ``IdentityMismatchError``."""
+    configurable = _configurable(config)
+    return resolve(
+        user=configurable.get(AUTH_USER_KEY),
+        claims=(_graph_context(), configurable),
+        default_tenant=default_tenant,
     )
+
+
+@contextlib.contextmanager
+def acting_as(
+    config: RunnableConfig | None, *, default_tenant: str | None = None
+) -> Iterator[CallerScope]:
+    """Resolve the caller and attribute every guarded call inside to them (rate limits)."""
+    scope = caller_scope(config, default_tenant=default_tenant)
+    with call_scope(scope.tenant_id, scope.user_id, scope.session_id):
+        yield scope
+
+
+@contextlib.contextmanager
+def acting_as_if_known(
+    config: RunnableConfig | None, *, default_tenant: str | None = None
+) -> Iterator[CallerScope | None]:
+    """``acting_as`` for tools that need no identity (shared data): a caller the runtime does
+    not name at all runs unattributed; a malformed or contradicted identity is still refused."""
+    named = default_tenant or _first(
+        (_graph_context(), _configurable(config)), "tenant_id", AUTH_USER_KEY
+    )
+    if named is None:
+        yield None
+        return
+    with acting_as(config, default_tenant=default_tenant) as scope:
+        yield scope
 
 
 def runtime_value(config: RunnableConfig | None, name: str) -> Any:
     """A value the runtime passed beside the scope (context first, then configurable)."""
-    for source in _sources(config):
-        value = _lookup(source, name)
-        if value is not None and value != "":
-            return value
-    return None
+    return _first((_graph_context(), _configurable(config)), name)
 
 
 def precomputed_embedding(config: RunnableConfig | None, text: str) -> list[float] | None:
     """The vector the graph already computed for ``text`` this turn, if any.
 
     The graph embeds the user's message once and puts ``{"text": ..., "vector": [...]}``
-    under ``turn_embedding`` (context or configurable); a tool whose query is that same
-    text reuses it instead of embedding again.
+    under ``turn_embedding`` in ``configurable``; a tool whose query is that same text
+    reuses it instead of embedding again.
     """
     turn = runtime_value(config, "turn_embedding")
     if turn is not None and _lookup(turn, "text") == text:

@@ -18,21 +18,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from storage.config import MemoryConfig
 from storage.memory.errors import InvalidMemoryInputError
+from storage.text import clean_text
 
 CONTENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 MAX_TTL_S = 10 * 365 * 86_400
 MAX_DIMENSION = 8_192
-# C0 controls except tab and newline, DEL, C1 controls, and lone surrogates (not encodable).
-_UNWANTED = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 Model = TypeVar("Model", bound=BaseModel)
 # One encoder for the size check and for storage, built once (``json.dumps`` with options
 # builds a new encoder per call).
 _JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"), sort_keys=True)
-
-
-def clean_text(value: str) -> str:
-    return _UNWANTED.sub("", value).strip()
 
 
 def _config(info: ValidationInfo) -> MemoryConfig:

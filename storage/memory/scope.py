@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
-
+from storage import ids
+from storage.ids import ID_RULE, Identifier
 from storage.memory.errors import InvalidMemoryInputError
-
-# Ids are matched by equality only (never LIKE), so "%" and "_" are ordinary characters here.
-ID_PATTERN = r"^[A-Za-z0-9_.:@%+=-]{1,128}$"
-ID_RULE = "must be 1-128 characters of A-Z a-z 0-9 _ . : @ % + = -"
-Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
-_IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)
 
 
 def validate_id(field: str, value: object) -> str:
     """Check one id (export and purge take bare ids rather than a scope)."""
     try:
-        return _IDENTIFIER.validate_python(value)
-    except ValidationError:
+        return ids.validate_id(field, value)
+    except ids.InvalidIdError:
         raise InvalidMemoryInputError(field, ID_RULE) from None
 
 

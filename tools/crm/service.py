@@ -1,9 +1,17 @@
-"""The CRM operations with resilience and masking applied, shared by the tools and the graph.
+"""The CRM operations with resilience, authorization and masking applied, shared by the tools
+and the graph.
 
 ``CRMService`` is what code calls (the graph's nodes, a developer's own agent); the
 StructuredTools add only argument schemas, the caller's scope from the runtime and
 rendering. Results are the masked views as plain dicts; "nothing found" is a
 ``NotFoundError`` whose message tells the model what to do next.
+
+Authorization (``customer_lookup`` / ``order_for``, what tools and nodes call): a customer sees
+only their own record and orders, whatever ids the model passes; a lookup by e-mail or
+name + zip is a verification step that answers only when it finds the caller. Staff
+(``agent``, ``admin``) see every customer of their own tenant. Someone else's record reads
+exactly like a missing one, so a lookup cannot confirm that an account exists. The
+``find_customers`` / ``get_order`` methods below them are the tenant-wide reads.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from tools.errors import NotFoundError
 
 if TYPE_CHECKING:
     from tools.resilience import Resilience
+    from tools.runtime import CallerScope
 
 DEPENDENCY = "crm"
 
@@ -39,6 +48,25 @@ def _order(order: Order | None, customer_id: str | None) -> dict[str, Any]:
             dependency=DEPENDENCY,
         )
     return OrderView.of(order).model_dump(mode="json")
+
+
+def _visible(caller: CallerScope, customers: list[Customer]) -> list[Customer]:
+    if caller.is_staff:
+        return customers
+    return [c for c in customers if caller.user_id is not None and c.customer_id == caller.user_id]
+
+
+def _readable(caller: CallerScope, order: Order | None, customer_id: str | None) -> Order | None:
+    """``order`` if ``caller`` may read it, else None (so it reads as missing).
+
+    Staff may narrow to one customer with ``customer_id``; a customer's own id always applies
+    to them, whatever ``customer_id`` says, and a caller with no user owns no order.
+    """
+    if order is None:
+        return None
+    if caller.is_staff:
+        return order if customer_id is None or order.customer_id == customer_id else None
+    return order if caller.user_id is not None and order.customer_id == caller.user_id else None
 
 
 class CRMService:
@@ -75,6 +103,30 @@ class CRMService:
         self, tenant_id: str, order_id: str, *, customer_id: str | None = None
     ) -> dict[str, Any]:
         return _order(await self._aget_order(tenant_id, order_id), customer_id)
+
+    async def acustomer_lookup(
+        self, caller: CallerScope, query: CustomerQuery
+    ) -> list[dict[str, Any]]:
+        """The customers ``caller`` may see among those matching ``query``."""
+        found = await self._afind(caller.tenant_id, query, self.max_results)
+        return _customers(_visible(caller, found), query)
+
+    def customer_lookup(self, caller: CallerScope, query: CustomerQuery) -> list[dict[str, Any]]:
+        found = self._find(caller.tenant_id, query, self.max_results)
+        return _customers(_visible(caller, found), query)
+
+    async def aorder_for(
+        self, caller: CallerScope, order_id: str, *, customer_id: str | None = None
+    ) -> dict[str, Any]:
+        """The order if ``caller`` may see it (a customer: only their own)."""
+        order = await self._aget_order(caller.tenant_id, order_id)
+        return _order(_readable(caller, order, customer_id), None)
+
+    def order_for(
+        self, caller: CallerScope, order_id: str, *, customer_id: str | None = None
+    ) -> dict[str, Any]:
+        order = self._get_order(caller.tenant_id, order_id)
+        return _order(_readable(caller, order, customer_id), None)
 
     def close(self) -> None:
         self.backend.close()

@@ -1,8 +1,9 @@
 """``lookup_customer`` and ``get_order`` as StructuredTools over a ``CRMService``.
 
-The tenant comes from the runtime (``tools.runtime.caller_scope``), never from the model's
-arguments. Results are ``content_and_artifact``: compact JSON for the model, the same data
-as a dict for code.
+The caller (tenant, user, role) comes from the runtime (``tools.runtime``), never from the
+model's arguments, and ``CRMService`` decides what that caller may see: a customer only their
+own record and orders. Results are ``content_and_artifact``: compact JSON for the model, the
+same data as a dict for code.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ from tools.crm.backend import CustomerQuery
 from tools.crm.schemas import GetOrderInput, LookupCustomerInput
 from tools.crm.service import CRMService
 from tools.errors import tool_error_handler, validation_error_handler
-from tools.resilience import call_scope
-from tools.runtime import caller_scope
+from tools.runtime import acting_as
 
 ToolResult = tuple[str, dict[str, Any]]
 
 LOOKUP_CUSTOMER_DESCRIPTION = (
     "Find the customer you are helping, to verify who they are before discussing their "
     "account. Look up by email, OR by first name + last name + zip code, OR by customer id. "
+    "A customer can only be matched to their own account. "
     "Returns the customer id, name, email, address, order ids and payment methods (masked "
     "to the last four digits). An error with code not_found means no account matches: ask "
     "the customer to check the details or try the other way of looking up."
@@ -32,8 +33,9 @@ LOOKUP_CUSTOMER_DESCRIPTION = (
 GET_ORDER_DESCRIPTION = (
     "Get one order by its id (e.g. #W2611340): status (pending, processed, delivered, "
     "cancelled...), items with prices and options, shipments with tracking ids, items not "
-    "shipped yet, and payments/refunds (payment methods masked). Pass the verified "
-    "customer's id to make sure the order is theirs."
+    "shipped yet, and payments/refunds (payment methods masked). Only orders of the customer "
+    "you are talking to are found; support staff may pass a customer_id to check an order "
+    "belongs to that customer."
 )
 
 
@@ -58,10 +60,9 @@ class CRMTools:
         *,
         config: RunnableConfig,
     ) -> ToolResult:
-        scope = caller_scope(config, default_tenant=self.default_tenant)
         query = CustomerQuery(email, customer_id, first_name, last_name, zip)
-        with call_scope(scope.tenant_id, scope.user_id, scope.session_id):
-            customers = self.service.find_customers(scope.tenant_id, query)
+        with acting_as(config, default_tenant=self.default_tenant) as caller:
+            customers = self.service.customer_lookup(caller, query)
         return _render({"customers": customers, "count": len(customers)})
 
     async def alookup_customer(
@@ -74,28 +75,23 @@ class CRMTools:
         *,
         config: RunnableConfig,
     ) -> ToolResult:
-        scope = caller_scope(config, default_tenant=self.default_tenant)
         query = CustomerQuery(email, customer_id, first_name, last_name, zip)
-        with call_scope(scope.tenant_id, scope.user_id, scope.session_id):
-            customers = await self.service.afind_customers(scope.tenant_id, query)
+        with acting_as(config, default_tenant=self.default_tenant) as caller:
+            customers = await self.service.acustomer_lookup(caller, query)
         return _render({"customers": customers, "count": len(customers)})
 
     def get_order(
         self, order_id: str, customer_id: str | None = None, *, config: RunnableConfig
     ) -> ToolResult:
-        scope = caller_scope(config, default_tenant=self.default_tenant)
-        with call_scope(scope.tenant_id, scope.user_id, scope.session_id):
-            order = self.service.get_order(scope.tenant_id, order_id, customer_id=customer_id)
+        with acting_as(config, default_tenant=self.default_tenant) as caller:
+            order = self.service.order_for(caller, order_id, customer_id=customer_id)
         return _render({"order": order})
 
     async def aget_order(
         self, order_id: str, customer_id: str | None = None, *, config: RunnableConfig
     ) -> ToolResult:
-        scope = caller_scope(config, default_tenant=self.default_tenant)
-        with call_scope(scope.tenant_id, scope.user_id, scope.session_id):
-            order = await self.service.aget_order(
-                scope.tenant_id, order_id, customer_id=customer_id
-            )
+        with acting_as(config, default_tenant=self.default_tenant) as caller:
+            order = await self.service.aorder_for(caller, order_id, customer_id=customer_id)
         return _render({"order": order})
 
     def tools(self) -> list[BaseTool]:

@@ -135,6 +135,9 @@ class EscalationTool:
         self, config: RunnableConfig, arguments: dict[str, Any]
     ) -> tuple[CallerScope, dict[str, Any]]:
         scope = caller_scope(config, default_tenant=self.default_tenant)
+        if not scope.is_staff:
+            # A customer's ticket is about themselves, whatever id the model passes.
+            arguments = {**arguments, "customer_id": scope.user_id}
         request = {
             "tenant_id": scope.tenant_id,
             "customer_ref": scope.user_id,

@@ -10,9 +10,9 @@ from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.errors import tool_error_handler, validation_error_handler
-from tools.inputs import Identifier, QueryText
+from tools.inputs import QueryText, SourceName
 from tools.knowledge_base.search import KnowledgeBase, SearchResult
-from tools.runtime import precomputed_embedding
+from tools.runtime import acting_as_if_known, precomputed_embedding
 
 TOOL_NAME = "search_knowledge_base"
 DESCRIPTION = (
@@ -26,7 +26,7 @@ DESCRIPTION = (
 class SearchFilters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    source: Identifier | None = Field(
+    source: SourceName | None = Field(
         default=None,
         description="Only passages from this source id (as returned in an earlier result).",
     )
@@ -71,8 +71,14 @@ def _payload(results: list[SearchResult]) -> str:
     ).decode()
 
 
-def build_search_tool(knowledge_base: KnowledgeBase) -> StructuredTool:
-    """The tool bound to one knowledge base (sync and async)."""
+def build_search_tool(
+    knowledge_base: KnowledgeBase, *, default_tenant: str | None = None
+) -> StructuredTool:
+    """The tool bound to one knowledge base (sync and async).
+
+    The articles are shared, so the tool needs no customer; the caller's scope, when the
+    runtime names one, is what session and tenant rate limits count against.
+    """
 
     def search_knowledge_base(
         query: str,
@@ -81,12 +87,13 @@ def build_search_tool(knowledge_base: KnowledgeBase) -> StructuredTool:
         *,
         config: RunnableConfig,
     ) -> str:
-        results = knowledge_base.search(
-            query,
-            k,
-            filters.model_dump() if filters else None,
-            query_embedding=precomputed_embedding(config, query),
-        )
+        with acting_as_if_known(config, default_tenant=default_tenant):
+            results = knowledge_base.search(
+                query,
+                k,
+                filters.model_dump() if filters else None,
+                query_embedding=precomputed_embedding(config, query),
+            )
         return _payload(results)
 
     async def asearch_knowledge_base(
@@ -96,12 +103,13 @@ def build_search_tool(knowledge_base: KnowledgeBase) -> StructuredTool:
         *,
         config: RunnableConfig,
     ) -> str:
-        results = await knowledge_base.asearch(
-            query,
-            k,
-            filters.model_dump() if filters else None,
-            query_embedding=precomputed_embedding(config, query),
-        )
+        with acting_as_if_known(config, default_tenant=default_tenant):
+            results = await knowledge_base.asearch(
+                query,
+                k,
+                filters.model_dump() if filters else None,
+                query_embedding=precomputed_embedding(config, query),
+            )
         return _payload(results)
 
     return StructuredTool.from_function(
