@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
+from langchain_core.tools import BaseTool
 from sqlalchemy import text
 
 from agent.health import Degraded, HealthCheck, run_checks
@@ -27,6 +28,7 @@ from storage.redis import RedisHandle
 from storage.tickets.store import TicketStore
 from tools.crm.backend import CRMBackend
 from tools.crm.factory import build_crm_backend
+from tools.crm.service import CRMService
 from tools.escalation.service import EscalationService
 from tools.escalation.webhook import TicketWebhook
 from tools.knowledge_base.factory import KnowledgeBaseStack, open_knowledge_base
@@ -48,6 +50,7 @@ class Services:
     memory: MemoryStore
     kb: KnowledgeBaseStack
     crm: CRMBackend
+    crm_service: CRMService
     tickets: TicketStore
     escalation: EscalationService
     registry: ToolRegistry
@@ -110,6 +113,7 @@ class Services:
                 memory=memory,
                 kb=kb,
                 crm=crm,
+                crm_service=CRMService(crm, resilience, max_results=settings.crm.max_results),
                 tickets=tickets,
                 escalation=escalation,
                 registry=registry,
@@ -126,6 +130,11 @@ class Services:
     @property
     def ingestor(self) -> Ingestor:
         return self.kb.ingestor
+
+    @property
+    def tools(self) -> list[BaseTool]:
+        """The tool pack's available tools (``registry.status()`` also names the others)."""
+        return self.registry.tools
 
     def close(self) -> None:
         """Close pools, clients and executors, newest first."""

@@ -23,6 +23,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from graphs.support.model import ChatModelConfig
 from storage.config import (
     ChromaConfig,
     DatabaseConfig,
@@ -30,6 +31,7 @@ from storage.config import (
     MemoryConfig,
     RedisConfig,
 )
+from storage.ids import ID_PATTERN
 from tools.config import CRMConfig, EscalationConfig, KnowledgeBaseConfig
 from tools.resilience.config import ResilienceConfig
 
@@ -40,22 +42,6 @@ ENV_DELIMITER = "__"
 
 class SettingsError(ValueError):
     """Raised for a configuration that must not start; names the offending setting."""
-
-
-class ChatModelConfig(BaseModel):
-    model: str | None = Field(
-        default=None,
-        description="Chat model name (e.g. gpt-4o-mini). Empty: the offline extractive responder.",
-    )
-    base_url: str | None = Field(
-        default=None, description="OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp...)."
-    )
-    api_key: SecretStr | None = Field(default=None, description="API key for the chat model.")
-    temperature: float = Field(default=0.0, ge=0, le=2, description="Sampling temperature.")
-    timeout_s: float = Field(default=30.0, gt=0, le=600, description="Per-request timeout.")
-    max_retries: int = Field(
-        default=0, ge=0, le=5, description="Client retries (the resilience layer retries)."
-    )
 
 
 class ObservabilityConfig(BaseModel):
@@ -69,6 +55,27 @@ class ObservabilityConfig(BaseModel):
     langsmith_tracing: bool = Field(default=False, description="Send traces to LangSmith.")
     langsmith_api_key: SecretStr | None = Field(default=None, description="LangSmith API key.")
     langsmith_project: str = Field(default="support-agent", description="LangSmith project.")
+
+
+class AuthConfig(BaseModel):
+    """Who may call the LangGraph server (``agent/auth.py``); empty: every request is refused."""
+
+    api_keys: SecretStr | None = Field(
+        default=None,
+        description='API keys, stored hashed: a JSON list of {"sha256": ..., "tenant_id": ..., '
+        '"user_id": ..., "role": "customer|agent|admin"} (make entries with `support-agent '
+        "api-key`); give it as file:///run/secrets/NAME or env://NAME.",
+    )
+    jwt_key: SecretStr | None = Field(
+        default=None,
+        description="Verification key for JWT bearer tokens: a PEM public key (or an HMAC "
+        "secret with HS256). Claims: sub (user), tenant_id, role.",
+    )
+    jwt_algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256", "ES256"], description="Accepted JWT algorithms."
+    )
+    jwt_audience: str | None = Field(default=None, description="Required JWT audience.")
+    jwt_issuer: str | None = Field(default=None, description="Required JWT issuer.")
 
 
 class _WellKnownURLs(PydanticBaseSettingsSource):
@@ -107,7 +114,7 @@ class Settings(BaseSettings):
     )
     tenant_id: str = Field(
         default="default",
-        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        pattern=ID_PATTERN,
         description="Tenant used when a caller does not name one (CLI, demo).",
     )
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
@@ -121,6 +128,7 @@ class Settings(BaseSettings):
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
     resilience: ResilienceConfig = Field(default_factory=ResilienceConfig)
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
 
     @classmethod
     def settings_customise_sources(

@@ -3,17 +3,30 @@
 SQLite keeps checkpoints in their own file beside the embedded database (one writer per
 file); Postgres gets a connection pool sized like the application's. ``langgraph dev`` and
 the LangGraph server bring their own checkpointer and never use these.
+
+Each checkpoint's metadata gets the conversation's owner: the graph records the caller it
+resolved in the ``owner`` channel of its state, and these savers copy it into the metadata
+they write (``OwnerStamp``). Erasure then finds every thread of a customer by metadata,
+whether the caller named the customer in the run context, ``configurable`` or ``metadata``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from langgraph.checkpoint.base import BaseCheckpointSaver
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+)
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from sqlalchemy import make_url
 
 from storage.config import DatabaseConfig
@@ -44,24 +57,37 @@ def _pool_options(config: DatabaseConfig) -> dict[str, Any]:
     }
 
 
-@contextlib.contextmanager
-def open_checkpointer(config: DatabaseConfig, data_dir: Path) -> Iterator[BaseCheckpointSaver]:
-    """The sync checkpointer (for ``invoke`` / ``stream``), tables created, closed on exit."""
-    if _is_sqlite(config):
-        from langgraph.checkpoint.sqlite import SqliteSaver
+OWNER_CHANNEL = "owner"
 
-        data_dir.mkdir(parents=True, exist_ok=True)
-        with SqliteSaver.from_conn_string(str(data_dir / CHECKPOINT_FILE)) as saver:
-            saver.setup()
-            yield saver
-        return
-    from langgraph.checkpoint.postgres import PostgresSaver
-    from psycopg_pool import ConnectionPool
 
-    with ConnectionPool(postgres_conninfo(config), **_pool_options(config)) as pool:
-        saver = PostgresSaver(pool)  # type: ignore[arg-type]
-        saver.setup()
-        yield saver
+def with_owner(checkpoint: Checkpoint, metadata: CheckpointMetadata) -> CheckpointMetadata:
+    """``metadata`` with the owner recorded in the checkpoint's state, if there is one."""
+    owner = checkpoint.get("channel_values", {}).get(OWNER_CHANNEL)
+    if isinstance(owner, Mapping) and owner.get("tenant_id") and owner.get("user_id"):
+        return {**metadata, "tenant_id": owner["tenant_id"], "user_id": owner["user_id"]}  # type: ignore[typeddict-unknown-key]
+    return metadata
+
+
+class OwnerStamp:
+    """Mixed into a saver: every checkpoint it writes carries its conversation's owner."""
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        stamped = with_owner(checkpoint, metadata)
+        return await super().aput(config, checkpoint, stamped, new_versions)  # type: ignore[misc]
+
+
+class OwnedAsyncSqliteSaver(OwnerStamp, AsyncSqliteSaver):
+    """``AsyncSqliteSaver`` that stamps owners."""
+
+
+class OwnedAsyncPostgresSaver(OwnerStamp, AsyncPostgresSaver):
+    """``AsyncPostgresSaver`` that stamps owners."""
 
 
 @contextlib.asynccontextmanager
@@ -70,20 +96,17 @@ async def aopen_checkpointer(
 ) -> AsyncIterator[BaseCheckpointSaver]:
     """The async checkpointer (for ``ainvoke`` / ``astream``), tables created, closed on exit."""
     if _is_sqlite(config):
-        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
         await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
-        async with AsyncSqliteSaver.from_conn_string(str(data_dir / CHECKPOINT_FILE)) as saver:
+        async with OwnedAsyncSqliteSaver.from_conn_string(str(data_dir / CHECKPOINT_FILE)) as saver:
             await saver.setup()
             yield saver
         return
-    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
     from psycopg_pool import AsyncConnectionPool
 
     pool = AsyncConnectionPool(postgres_conninfo(config), open=False, **_pool_options(config))
     await pool.open()
     try:
-        saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+        saver = OwnedAsyncPostgresSaver(pool)  # type: ignore[arg-type]
         await saver.setup()
         yield saver
     finally:
@@ -93,9 +116,8 @@ async def aopen_checkpointer(
 async def adelete_threads_of(saver: BaseCheckpointSaver, tenant_id: str, user_id: str) -> int:
     """Delete every thread whose checkpoints carry this (tenant, user) in their metadata.
 
-    Runs put ``tenant_id`` / ``user_id`` in ``config["metadata"]`` (or ``configurable``),
-    which LangGraph copies into each checkpoint's metadata; that is what makes a customer's
-    conversations findable for erasure.
+    The owner is there because these savers stamp it (``OwnerStamp``), and because LangGraph
+    copies ``tenant_id`` / ``user_id`` from a run's ``metadata`` or ``configurable`` too.
     """
     owner = {"tenant_id": tenant_id, "user_id": user_id}
     threads = {

@@ -1,7 +1,7 @@
 """The customer-support agent graph (see ``graph.py``)."""
 
 from graphs.support.context import Context
-from graphs.support.graph import aopen_checkpointer, build_graph, open_checkpointer
+from graphs.support.graph import aopen_checkpointer, build_graph
 from graphs.support.state import InputState, OutputState, State
 
 __all__ = [
@@ -11,5 +11,4 @@ __all__ = [
     "State",
     "aopen_checkpointer",
     "build_graph",
-    "open_checkpointer",
 ]

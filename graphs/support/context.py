@@ -1,18 +1,20 @@
 """Run-scoped configuration: the ``context_schema`` LangGraph Studio shows for each run.
 
-Identity (tenant, user) lives here because the runtime decides it, never the model; the
-tools read the same fields (``tools.runtime.caller_scope``). The session is the thread id.
-Empty values fall back to the process settings (``agent.settings.Settings``).
+``tenant_id``, ``user_id`` and ``role`` are *claims*. Under the LangGraph server with auth the
+caller's credentials decide who they are, and a claim that differs is refused; a Python
+caller or a developer in Studio (``langgraph dev``) names the customer here. Empty means
+"not claimed": there is no default customer, and a run without one gets no long-term memory.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
+
+from tools.runtime import CallerScope, IdentityMismatchError, resolve
 
 EscalationPolicy = Literal["handoff", "ticket_only", "never"]
 
@@ -23,11 +25,18 @@ class Context:
 
     tenant_id: str = field(
         default="",
-        metadata={"description": "Tenant of the conversation (empty: settings.tenant_id)."},
+        metadata={"description": "Tenant of the conversation (empty: your credentials' tenant)."},
     )
     user_id: str = field(
-        default="guest",
-        metadata={"description": "Customer the memories and CRM lookups belong to."},
+        default="",
+        metadata={
+            "description": "Customer the conversation is with (empty: your credentials' user, "
+            "or nobody: no memories are recalled or kept)."
+        },
+    )
+    role: Literal["", "customer", "agent", "admin"] = field(
+        default="",
+        metadata={"description": "Caller's role without server auth (empty: customer)."},
     )
     model: str = field(
         default="",
@@ -61,20 +70,44 @@ class Context:
     )
 
 
-_FIELDS = frozenset(f.name for f in fields(Context))
+def caller(runtime: Runtime[Context], default_tenant: str) -> CallerScope:
+    """Who this run serves: the server-authenticated user, else the context's claims.
 
-
-def run_context(runtime: Runtime[Context], config: RunnableConfig) -> Context:
-    """The run's context; callers that only set ``configurable`` (older clients) work too."""
-    if isinstance(runtime.context, Context):
-        return runtime.context
-    source: Mapping[str, Any] = (
-        runtime.context
-        if isinstance(runtime.context, Mapping)
-        else (config.get("configurable") or {})
+    Raises ``IdentityMismatchError`` when the context claims someone other than the
+    authenticated user (``tools.runtime.resolve`` is the one rule).
+    """
+    server = runtime.server_info
+    execution = runtime.execution_info
+    return resolve(
+        user=server.user if server is not None else None,
+        claims=(runtime.context,),
+        session_id=execution.thread_id if execution is not None else None,
+        default_tenant=default_tenant,
     )
-    return Context(**{k: v for k, v in source.items() if k in _FIELDS})
 
 
-def thread_id(config: RunnableConfig) -> str:
-    return str((config.get("configurable") or {}).get("thread_id") or "no-thread")
+def conversation_owner(who: CallerScope, recorded: Mapping[str, Any] | None) -> CallerScope:
+    """Whom the conversation is with, given the caller and the owner the thread recorded.
+
+    A thread belongs to the customer it started with. Support staff of that tenant who
+    answer it (resuming a hand-off, say) act for that customer; anyone else is refused.
+    """
+    if not recorded:
+        return who
+    if who.is_staff and recorded["tenant_id"] == who.tenant_id:
+        return CallerScope(recorded["tenant_id"], recorded["user_id"], who.session_id)
+    if (who.tenant_id, who.user_id) != (recorded["tenant_id"], recorded["user_id"]):
+        raise IdentityMismatchError("this conversation belongs to another customer")
+    return who
+
+
+def customer(
+    state: Mapping[str, Any], runtime: Runtime[Context], default_tenant: str
+) -> CallerScope:
+    """The customer of this turn: ``conversation_owner`` of the caller and the thread."""
+    return conversation_owner(caller(runtime, default_tenant), state.get("owner"))
+
+
+def settings_of(runtime: Runtime[Context]) -> Context:
+    """The run's knobs, defaults when the caller sent no context."""
+    return runtime.context if isinstance(runtime.context, Context) else Context()

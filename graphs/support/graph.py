@@ -1,21 +1,23 @@
-"""The support agent graph, built two ways.
+"""The support agent graph: one customer turn.
 
-- ``graph`` (module level) is compiled WITHOUT a checkpointer, for ``langgraph dev`` and the
-  LangGraph server: they supply their own persistence and ignore a compiled-in one
-  (langgraph issue 5790). Its services are created lazily from the environment on the first
-  run, so importing this module opens nothing.
-- ``build_graph(services=..., checkpointer=..., store=...)`` for Python callers, with
-  ``open_checkpointer(settings)`` / ``aopen_checkpointer(settings)`` giving the SQLite
-  (embedded) or Postgres saver that matches the configured database.
+    START → guard ─┬→ recall → triage ─┬→ escalate ─────────────────┬→ remember → END
+                   │                   ├→ retrieve → respond ⇄ tools ┘
+                   └→ END (rejected)   └→ respond (a needed dependency is down)
 
-Every node runs with ``invoke`` / ``stream`` and with ``ainvoke`` / ``astream``.
+``build_graph(services=...)`` binds the process services to every node. Python callers pass
+their own checkpointer (``aopen_checkpointer(settings)`` gives one on the configured
+database); the LangGraph server brings its own and builds the graph through
+``agent.server.support_graph``. The nodes are async: run the graph with ``ainvoke`` /
+``astream`` (from synchronous code, ``asyncio.run(graph.ainvoke(...))``).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Protocol
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
@@ -25,47 +27,58 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
 
 from graphs.support.context import Context
+from graphs.support.dependencies import Dependencies, SupportServices
 from graphs.support.nodes import (
-    SupportNodes,
-    route_after_guard,
-    route_after_respond,
-    route_after_triage,
+    escalate,
+    guard,
+    recall,
+    remember,
+    respond,
+    retrieve,
+    run_tools,
+    triage,
 )
+from graphs.support.nodes.guard import route_after_guard
+from graphs.support.nodes.respond import route_after_respond
+from graphs.support.nodes.tools import tool_node
+from graphs.support.nodes.triage import route_after_triage
 from graphs.support.state import InputState, OutputState, State
 from storage import checkpoints
+from storage.config import DatabaseConfig
 
-if TYPE_CHECKING:
-    from agent.services import Services
-    from agent.settings import Settings
+
+class Persistence(Protocol):
+    """The settings a checkpointer needs (``agent.settings.Settings`` has them)."""
+
+    database: DatabaseConfig
+    data_dir: Path
 
 
 def build_graph(
     *,
-    services: Services | None = None,
+    services: SupportServices,
     checkpointer: BaseCheckpointSaver | None = None,
     store: BaseStore | None = None,
     chat_model: BaseChatModel | None = None,
     tools: Sequence[BaseTool] | None = None,
 ) -> CompiledStateGraph:
-    """Compile the support graph.
+    """Compile the support graph over ``services`` (``agent.services.Services``).
 
-    ``services`` defaults to the process-wide instance (``agent.services.get_services``),
-    created on first use. ``chat_model`` overrides the model named in the settings or the
-    run context (tests pass LangChain's fake chat models here); ``tools`` replaces the
-    registry's tools given to that model.
+    ``chat_model`` replaces the model named in the settings or the run context (tests pass
+    LangChain's fake chat models); ``tools`` replaces the registry's tools given to it.
     """
-    nodes = SupportNodes(services, chat_model, tools)
+    deps = Dependencies(services, chat_model, list(tools) if tools is not None else services.tools)
     builder = StateGraph(
         State, context_schema=Context, input_schema=InputState, output_schema=OutputState
     )
-    builder.add_node("guard", nodes.node("guard"))
-    builder.add_node("recall", nodes.node("recall"))
-    builder.add_node("triage", nodes.node("triage"))
-    builder.add_node("escalate", nodes.node("escalate"))
-    builder.add_node("retrieve", nodes.node("retrieve"))
-    builder.add_node("respond", nodes.node("respond"))
-    builder.add_node("tools", nodes.tools_node())
-    builder.add_node("remember", nodes.node("remember"))
+    builder.add_node("guard", partial(guard, deps=deps))
+    builder.add_node("recall", partial(recall, deps=deps))
+    builder.add_node("triage", partial(triage, deps=deps))
+    builder.add_node("escalate", partial(escalate, deps=deps))
+    builder.add_node("retrieve", partial(retrieve, deps=deps))
+    builder.add_node("respond", partial(respond, deps=deps))
+    builder.add_node("tools", partial(run_tools, node=tool_node(deps)))
+    builder.add_node("remember", partial(remember, deps=deps))
     builder.add_edge(START, "guard")
     builder.add_conditional_edges("guard", route_after_guard, ["recall", END])
     builder.add_edge("recall", "triage")
@@ -78,18 +91,12 @@ def build_graph(
     return builder.compile(checkpointer=checkpointer, store=store, name="support")
 
 
-@contextlib.contextmanager
-def open_checkpointer(settings: Settings) -> Iterator[BaseCheckpointSaver]:
-    """The sync checkpointer for the configured database (for ``invoke`` / ``stream``)."""
-    with checkpoints.open_checkpointer(settings.database, settings.data_dir) as saver:
-        yield saver
-
-
 @contextlib.asynccontextmanager
-async def aopen_checkpointer(settings: Settings) -> AsyncIterator[BaseCheckpointSaver]:
-    """The async checkpointer for the configured database (for ``ainvoke`` / ``astream``)."""
+async def aopen_checkpointer(settings: Persistence) -> AsyncIterator[BaseCheckpointSaver]:
+    """The checkpointer for the configured database, closed on exit.
+
+    It copies each conversation's owner (recorded by the guard node) into checkpoint
+    metadata, which is how ``support-agent purge`` finds a customer's threads.
+    """
     async with checkpoints.aopen_checkpointer(settings.database, settings.data_dir) as saver:
         yield saver
-
-
-graph = build_graph()

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from langchain_core.language_models import BaseChatModel
-from pydantic import SecretStr
+from pydantic import BaseModel, Field, SecretStr
 
-if TYPE_CHECKING:
-    from agent.settings import ChatModelConfig
+
+class ChatModelConfig(BaseModel):
+    model: str | None = Field(
+        default=None,
+        description="Chat model name (e.g. gpt-4o-mini). Empty: the offline extractive responder.",
+    )
+    base_url: str | None = Field(
+        default=None, description="OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp...)."
+    )
+    api_key: SecretStr | None = Field(default=None, description="API key for the chat model.")
+    temperature: float = Field(default=0.0, ge=0, le=2, description="Sampling temperature.")
+    timeout_s: float = Field(default=30.0, gt=0, le=600, description="Per-request timeout.")
+    max_retries: int = Field(
+        default=0, ge=0, le=5, description="Client retries (the resilience layer retries)."
+    )
 
 
 def build_chat_model(config: ChatModelConfig, model: str) -> BaseChatModel:

@@ -78,7 +78,15 @@ class OutputState(TypedDict, total=False):
     remembered: list[RememberedFact]
 
 
+class Owner(TypedDict):
+    """Who the conversation is with; checkpointers copy it into metadata for erasure."""
+
+    tenant_id: str
+    user_id: str
+
+
 class State(OutputState, total=False):
+    owner: Owner | None
     turn_id: str
     query: str
     query_embedding: list[float] | None

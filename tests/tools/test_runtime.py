@@ -10,9 +10,16 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import StructuredTool
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode
+from langgraph_sdk.auth.types import StudioUser
 
 from tools.errors import tool_error_handler
-from tools.runtime import CallerScope, MissingScopeError, caller_scope, precomputed_embedding
+from tools.runtime import (
+    CallerScope,
+    IdentityMismatchError,
+    MissingScopeError,
+    caller_scope,
+    precomputed_embedding,
+)
 
 
 def _whoami(config: RunnableConfig) -> str:
@@ -76,8 +83,72 @@ def test_default_tenant_and_malformed_ids() -> None:
     assert caller_scope(None, default_tenant="main") == CallerScope("main")
     with pytest.raises(MissingScopeError):
         caller_scope(None)
-    with pytest.raises(MissingScopeError, match="malformed"):
+    with pytest.raises(MissingScopeError, match="tenant_id must be 1-64 characters"):
         caller_scope({"configurable": {"tenant_id": "a/b"}})
+    with pytest.raises(MissingScopeError, match="tenant_id must be 1-64 characters"):
+        caller_scope({"configurable": {"tenant_id": "t" * 65}})
+
+
+ATTACKER = {
+    "identity": "acme:attacker",
+    "tenant_id": "acme",
+    "user_id": "attacker",
+    "role": "customer",
+}
+
+
+def test_the_authenticated_user_wins_and_a_different_claim_is_refused() -> None:
+    """The server's user decides; a client writing someone else into the run is refused."""
+    authenticated: RunnableConfig = {"configurable": {"langgraph_auth_user": ATTACKER}}
+    assert caller_scope(authenticated, default_tenant="main") == CallerScope(
+        "acme", "attacker", None, "customer"
+    )
+    for claim in ({"user_id": "victim"}, {"tenant_id": "globex"}, {"role": "admin"}):
+        config: RunnableConfig = {"configurable": {"langgraph_auth_user": ATTACKER, **claim}}
+        with pytest.raises(IdentityMismatchError):
+            caller_scope(config)
+    same: RunnableConfig = {
+        "configurable": {"langgraph_auth_user": ATTACKER, "user_id": "attacker"}
+    }
+    assert caller_scope(same).user_id == "attacker"
+
+
+def test_a_claim_in_the_graph_context_is_refused_too() -> None:
+    def call(_state: MessagesState) -> dict:
+        return {
+            "messages": [AIMessage("", tool_calls=[{"name": "whoami", "args": {}, "id": "c1"}])]
+        }
+
+    builder = StateGraph(MessagesState, context_schema=Context)
+    builder.add_node("call", call)
+    builder.add_node("tools", ToolNode([WHOAMI]))
+    builder.add_edge(START, "call")
+    builder.add_edge("call", "tools")
+    builder.add_edge("tools", END)
+    result = builder.compile().invoke(
+        {"messages": []},
+        {"configurable": {"langgraph_auth_user": ATTACKER}},
+        context=Context(tenant_id="acme", user_id="victim"),
+    )
+    assert '"code": "identity_mismatch"' in result["messages"][-1].content
+
+
+def test_studio_on_langgraph_dev_is_a_developer_who_names_the_customer() -> None:
+    config: RunnableConfig = {
+        "configurable": {
+            "langgraph_auth_user": StudioUser("langgraph-studio-user"),
+            "tenant_id": "acme",
+            "user_id": "maya",
+        }
+    }
+    assert caller_scope(config) == CallerScope("acme", "maya", None, "customer")
+
+
+def test_no_default_customer() -> None:
+    scope = caller_scope({"configurable": {"thread_id": "t1"}}, default_tenant="main")
+    assert scope.user_id is None
+    with pytest.raises(MissingScopeError):
+        scope.require_user()
 
 
 def test_precomputed_embedding_only_for_the_same_text() -> None:
