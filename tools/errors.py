@@ -70,12 +70,20 @@ def _rebuild(cls: type[ToolError], message: str, fields: dict[str, Any]) -> Tool
     )
 
 
-class InvalidInputError(ToolError):
+class CallerError(ToolError):
+    """The request was wrong, not the dependency: it never counts against a breaker."""
+
+
+class InvalidInputError(CallerError):
     default_code = "invalid_input"
 
 
-class NotFoundError(ToolError):
+class NotFoundError(CallerError):
     default_code = "not_found"
+
+
+class NotAuthorizedError(CallerError):
+    default_code = "not_authorized"
 
 
 class DependencyTimeoutError(ToolError):

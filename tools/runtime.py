@@ -30,7 +30,7 @@ from langgraph.runtime import get_runtime
 from langgraph_sdk.auth.types import StudioUser
 
 from storage.ids import InvalidIdError, validate_id
-from tools.errors import ToolError
+from tools.errors import CallerError
 from tools.resilience import call_scope
 
 Role = Literal["customer", "agent", "admin"]
@@ -39,13 +39,13 @@ AUTH_USER_KEY = "langgraph_auth_user"
 _SESSION_KEYS = ("session_id", "thread_id")
 
 
-class MissingScopeError(ToolError):
+class MissingScopeError(CallerError):
     """The runtime did not say who is calling; a deployment error, not the model's."""
 
     default_code = "missing_scope"
 
 
-class IdentityMismatchError(ToolError):
+class IdentityMismatchError(CallerError):
     """The client claimed a tenant or user other than the one it authenticated as."""
 
     default_code = "identity_mismatch"
@@ -118,6 +118,7 @@ def resolve(
     claims: Sequence[Any],
     session_id: Any = None,
     default_tenant: str | None = None,
+    default_role: Role = "customer",
 ) -> CallerScope:
     """The caller's scope from an authenticated ``user`` (or None) and client ``claims``.
 
@@ -139,7 +140,7 @@ def resolve(
             tenant_id=tenant,
             user_id=_id("user_id", _first(claims, "user_id")),
             session_id=session,
-            role=_role(_first(claims, "role")),
+            role=_role(_first(claims, "role") or default_role),
         )
     scope = CallerScope(
         tenant_id=_id("tenant_id", _lookup(authenticated, "tenant_id")) or "",
@@ -172,23 +173,34 @@ def _configurable(config: RunnableConfig | None) -> Mapping[str, Any]:
 
 
 def caller_scope(
-    config: RunnableConfig | None, *, default_tenant: str | None = None
+    config: RunnableConfig | None,
+    *,
+    default_tenant: str | None = None,
+    default_role: Role = "customer",
 ) -> CallerScope:
-    """The scope of a tool call; raises ``MissingScopeError`` / ``IdentityMismatchError``."""
+    """The scope of a tool call; raises ``MissingScopeError`` / ``IdentityMismatchError``.
+
+    ``default_role`` applies when neither an authenticated user nor the caller's code names
+    one: ``agent`` for a pack built into a staff-facing assistant.
+    """
     configurable = _configurable(config)
     return resolve(
         user=configurable.get(AUTH_USER_KEY),
         claims=(_graph_context(), configurable),
         default_tenant=default_tenant,
+        default_role=default_role,
     )
 
 
 @contextlib.contextmanager
 def acting_as(
-    config: RunnableConfig | None, *, default_tenant: str | None = None
+    config: RunnableConfig | None,
+    *,
+    default_tenant: str | None = None,
+    default_role: Role = "customer",
 ) -> Iterator[CallerScope]:
     """Resolve the caller and attribute every guarded call inside to them (rate limits)."""
-    scope = caller_scope(config, default_tenant=default_tenant)
+    scope = caller_scope(config, default_tenant=default_tenant, default_role=default_role)
     with call_scope(scope.tenant_id, scope.user_id, scope.session_id):
         yield scope
 

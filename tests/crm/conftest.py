@@ -113,8 +113,11 @@ def crm_tools(crm_service: CRMService) -> dict[str, Any]:
 
 
 def scoped(tenant: str = TENANT, **extra: Any) -> dict[str, Any]:
-    """A RunnableConfig naming the caller the way LangGraph's configurable does."""
-    return {"configurable": {"tenant_id": tenant, "user_id": "u-1", "thread_id": "t-1", **extra}}
+    """A RunnableConfig naming the caller the way LangGraph's configurable does: a member of
+    the tenant's support staff, who may look up any of its customers (what a customer may
+    see is tested in ``test_authorization``)."""
+    configurable = {"tenant_id": tenant, "user_id": "u-1", "thread_id": "t-1", "role": "agent"}
+    return {"configurable": {**configurable, **extra}}
 
 
 def call(tool: BaseTool, args: dict[str, Any], config: dict[str, Any]) -> ToolMessage:

@@ -34,7 +34,9 @@ OFFLINE = _offline_tools()
 
 @pytest.fixture(scope="module")
 def live_tools(crm_service: CRMService) -> dict[str, BaseTool]:
-    return {t.name: t for t in build_crm_tools(crm_service, default_tenant=TENANT)}
+    """As a staff-facing assistant has them: LangChain's tests invoke with no runtime."""
+    tools = build_crm_tools(crm_service, default_tenant=TENANT, default_role="agent")
+    return {t.name: t for t in tools}
 
 
 class TestLookupCustomerUnit(ToolsUnitTests):

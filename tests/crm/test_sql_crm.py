@@ -157,6 +157,7 @@ def test_tool_node_takes_the_tenant_from_the_graph_context(
     class Context:
         tenant_id: str
         user_id: str
+        role: str = "agent"
 
     builder = StateGraph(MessagesState, context_schema=Context)
     builder.add_node("tools", ToolNode(list(crm_tools.values())))

@@ -190,7 +190,7 @@ def test_handoff_packet_has_what_a_human_needs(
             "customer_id": "noah_brown_6181",
             "evidence": ["order #W7678072", "tracking 357962501027"],
         },
-        scoped(tenant, thread_id="thread-42"),
+        scoped(tenant, thread_id="thread-42", role="agent"),
     )
     ticket = service.store.get(tenant, message.artifact["ticket_id"])
     assert ticket is not None
@@ -203,6 +203,19 @@ def test_handoff_packet_has_what_a_human_needs(
     assert packet["evidence"] == ["order #W7678072", "tracking 357962501027"]
     assert ticket.conversation_ref == "thread-42"
     assert "ticket" in message.artifact["next_step"]
+
+
+def test_a_customers_ticket_is_about_themselves_whatever_the_model_says(
+    escalate_tool: BaseTool, tenant: str, service: EscalationService
+) -> None:
+    message = call(
+        escalate_tool,
+        {"reason": "other", "summary": "Please call me back.", "customer_id": "someone_else"},
+        scoped(tenant, thread_id="thread-43"),
+    )
+    ticket = service.store.get(tenant, message.artifact["ticket_id"])
+    assert ticket is not None
+    assert ticket.handoff["customer"] == {"ref": "u-1", "customer_id": "u-1"}
 
 
 def test_tenants_never_share_tickets(service: EscalationService, tenant: str) -> None:

@@ -52,4 +52,4 @@ def test_bad_ids_are_reported_not_raised(
     embedded: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["purge", "--user", "x'; DROP TABLE memories; --", "--yes"]) == 1
-    assert "user_id: must be 1-128 characters" in capsys.readouterr().err
+    assert "user_id: must be 1-64 characters" in capsys.readouterr().err

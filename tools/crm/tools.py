@@ -18,7 +18,7 @@ from tools.crm.backend import CustomerQuery
 from tools.crm.schemas import GetOrderInput, LookupCustomerInput
 from tools.crm.service import CRMService
 from tools.errors import tool_error_handler, validation_error_handler
-from tools.runtime import acting_as
+from tools.runtime import Role, acting_as
 
 ToolResult = tuple[str, dict[str, Any]]
 
@@ -44,11 +44,19 @@ def _render(payload: dict[str, Any]) -> ToolResult:
 
 
 class CRMTools:
-    """The tool functions; ``default_tenant`` serves single-tenant setups without a runtime."""
+    """The tool functions; ``default_tenant`` serves single-tenant setups without a runtime,
+    ``default_role`` staff-facing assistants (``agent``) whose runtime names no role."""
 
-    def __init__(self, service: CRMService, *, default_tenant: str | None = None) -> None:
+    def __init__(
+        self,
+        service: CRMService,
+        *,
+        default_tenant: str | None = None,
+        default_role: Role = "customer",
+    ) -> None:
         self.service = service
         self.default_tenant = default_tenant
+        self.default_role: Role = default_role
 
     def lookup_customer(
         self,
@@ -61,7 +69,9 @@ class CRMTools:
         config: RunnableConfig,
     ) -> ToolResult:
         query = CustomerQuery(email, customer_id, first_name, last_name, zip)
-        with acting_as(config, default_tenant=self.default_tenant) as caller:
+        with acting_as(
+            config, default_tenant=self.default_tenant, default_role=self.default_role
+        ) as caller:
             customers = self.service.customer_lookup(caller, query)
         return _render({"customers": customers, "count": len(customers)})
 
@@ -76,21 +86,27 @@ class CRMTools:
         config: RunnableConfig,
     ) -> ToolResult:
         query = CustomerQuery(email, customer_id, first_name, last_name, zip)
-        with acting_as(config, default_tenant=self.default_tenant) as caller:
+        with acting_as(
+            config, default_tenant=self.default_tenant, default_role=self.default_role
+        ) as caller:
             customers = await self.service.acustomer_lookup(caller, query)
         return _render({"customers": customers, "count": len(customers)})
 
     def get_order(
         self, order_id: str, customer_id: str | None = None, *, config: RunnableConfig
     ) -> ToolResult:
-        with acting_as(config, default_tenant=self.default_tenant) as caller:
+        with acting_as(
+            config, default_tenant=self.default_tenant, default_role=self.default_role
+        ) as caller:
             order = self.service.order_for(caller, order_id, customer_id=customer_id)
         return _render({"order": order})
 
     async def aget_order(
         self, order_id: str, customer_id: str | None = None, *, config: RunnableConfig
     ) -> ToolResult:
-        with acting_as(config, default_tenant=self.default_tenant) as caller:
+        with acting_as(
+            config, default_tenant=self.default_tenant, default_role=self.default_role
+        ) as caller:
             order = await self.service.aorder_for(caller, order_id, customer_id=customer_id)
         return _render({"order": order})
 
@@ -120,6 +136,8 @@ class CRMTools:
         ]
 
 
-def build_crm_tools(service: CRMService, *, default_tenant: str | None = None) -> list[BaseTool]:
+def build_crm_tools(
+    service: CRMService, *, default_tenant: str | None = None, default_role: Role = "customer"
+) -> list[BaseTool]:
     """``[lookup_customer, get_order]`` over ``service``."""
-    return CRMTools(service, default_tenant=default_tenant).tools()
+    return CRMTools(service, default_tenant=default_tenant, default_role=default_role).tools()

@@ -32,14 +32,19 @@ from pybreaker import (
     CircuitBreakerStorage,
 )
 
-from tools.errors import BulkheadFullError, CircuitOpenError, RateLimitedError
+from tools.errors import BulkheadFullError, CallerError, CircuitOpenError, RateLimitedError
 from tools.resilience.breaker_storage import BreakerStorage, LocalBreakerStorage, rejection
+from tools.resilience.classify import REFUSED_VALUES
 from tools.resilience.window import SlidingWindow
 
 T = TypeVar("T")
 
-# Not outcomes of the dependency: the caller gave up, or a limit in front of it refused.
+# Not outcomes of the dependency: the caller gave up, a limit in front of it refused, or the
+# request itself was wrong (bad input, not found, not authorized, a value the database refused):
+# one tenant's bad input must never open a breaker that every tenant shares.
 NOT_OUTCOMES: tuple[type[BaseException], ...] = (
+    *REFUSED_VALUES,
+    CallerError,
     asyncio.CancelledError,
     KeyboardInterrupt,
     SystemExit,

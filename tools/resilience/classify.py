@@ -12,7 +12,8 @@ import psycopg
 import redis
 import sqlalchemy.exc
 
-from tools.errors import DependencyError, DependencyTimeoutError, ToolError
+from storage.memory.errors import InvalidMemoryInputError
+from tools.errors import DependencyError, DependencyTimeoutError, InvalidInputError, ToolError
 
 TRANSIENT: tuple[type[BaseException], ...] = (
     ConnectionError,
@@ -24,6 +25,18 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     sqlalchemy.exc.OperationalError,
     sqlalchemy.exc.TimeoutError,
     sqlalchemy.exc.DisconnectionError,
+)
+
+
+# What a database refuses because of the value it was given (too long for its column, not
+# encodable, a broken constraint): the caller's error, never a sign the dependency is down.
+REFUSED_VALUES: tuple[type[BaseException], ...] = (
+    psycopg.DataError,
+    psycopg.IntegrityError,
+    sqlalchemy.exc.DataError,
+    sqlalchemy.exc.IntegrityError,
+    UnicodeError,
+    InvalidMemoryInputError,
 )
 
 
@@ -45,6 +58,10 @@ def to_tool_error(exc: BaseException, dependency: str) -> ToolError:
         return exc
     if isinstance(exc, TimeoutError):
         return DependencyTimeoutError(f"{dependency} did not answer in time", dependency=dependency)
+    if isinstance(exc, REFUSED_VALUES):
+        return InvalidInputError(
+            f"{dependency} refused the value ({type(exc).__name__})", dependency=dependency
+        )
     return DependencyError(
         f"{dependency} failed ({type(exc).__name__})",
         retryable=is_transient(exc),

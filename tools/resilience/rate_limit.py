@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import redis
 
+from storage import ids
 from storage.redis import RedisHandle
 from tools.errors import RateLimitedError
 from tools.resilience import metrics
@@ -120,11 +121,10 @@ class RateLimiter:
     def _plan(self, name: str, policy: DependencyPolicy, scope: CallScope | None) -> _Check | None:
         parts: list[tuple[str, str, RateLimit]] = []
         if policy.rate_limit_session is not None and scope is not None and scope.session:
-            parts.append(
-                ("session", f"s:{scope.tenant}:{scope.session}", policy.rate_limit_session)
-            )
+            session = ids.key("s", scope.tenant, scope.session)
+            parts.append(("session", session, policy.rate_limit_session))
         if policy.rate_limit_tenant is not None and scope is not None:
-            parts.append(("tenant", f"t:{scope.tenant}", policy.rate_limit_tenant))
+            parts.append(("tenant", ids.key("t", scope.tenant), policy.rate_limit_tenant))
         if policy.rate_limit_tool is not None:
             parts.append(("tool", "tool", policy.rate_limit_tool))
         if not parts:
