@@ -8,9 +8,10 @@ identity resolver (``tools.runtime``) takes the caller from it, never from the r
 What each role may do:
 - ``customer``: only their own threads, runs and crons (stamped ``owner`` on create, filtered
   by it on every read, search, stream, resume, state/history call and delete); store items
-  only under their own namespace prefix.
+  only under their own ``(tenant_id, user_id)`` namespace prefix (rewritten to it).
 - ``agent`` (support staff) and ``admin``: every thread, run and cron of their own tenant
-  (stamped and filtered by ``tenant_id``), e.g. to answer a hand-off; never another tenant's.
+  (stamped and filtered by ``tenant_id``), e.g. to answer a hand-off, and store items under
+  ``(tenant_id,)``; never another tenant's.
 - Assistants (graph configurations) are created, changed and deleted by ``admin`` only, within
   their tenant; everyone may read them.
 A run whose context claims another tenant, user or role is refused with 403.
@@ -123,9 +124,10 @@ async def on_store(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> None:
     principal = _principal(ctx)
     if principal is None:
         return
-    prefix = (principal.tenant_id, principal.user_id)
+    own = (principal.tenant_id, principal.user_id)
+    prefix = own if principal.role == "customer" else own[:1]
     namespace = tuple(value.get("namespace") or ())
-    if namespace[:2] != prefix:
+    if namespace[: len(prefix)] != prefix:
         value["namespace"] = (*prefix, *namespace)
 
 

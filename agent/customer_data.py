@@ -1,11 +1,13 @@
 """One customer's data across every backend: export (portability, GDPR art. 20) and
 erasure (art. 17).
 
-Erasure: memories (rows, vectors, SimHash bands, audit entries), tickets with their events, and the
-customer's conversation checkpoints are deleted; the result counts what went from each
-backend. Each backend is purged in its own transaction, and every step is idempotent, so a
-purge interrupted part-way is completed by running it again. The knowledge-base cache holds
-only article text keyed by query hashes, so it holds no copy of the customer's data.
+Erasure: memories (rows, vectors, SimHash bands, audit entries), tickets with their events,
+access-log entries, the customer's conversation checkpoints and, when a LangGraph server is
+configured, their threads and store items there (``agent.server_data``) are deleted; the
+receipt counts what went from each backend. Each backend is purged in its own transaction,
+and every step is idempotent, so a purge interrupted part-way is completed by running it
+again. The knowledge-base cache holds only article text keyed by query hashes, so it holds no
+copy of the customer's data.
 """
 
 from __future__ import annotations
@@ -13,11 +15,18 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from storage.checkpoints import adelete_threads_of, aopen_checkpointer
+from agent.server_data import aexport_server, apurge_server
+from storage.checkpoints import (
+    adelete_threads_of,
+    aopen_checkpointer,
+    athread_messages,
+    athreads_of,
+)
 from storage.engine import WAL_TRUNCATE
 
 if TYPE_CHECKING:
     from agent.services import Services
+    from agent.settings import Settings
 
 
 async def apurge_customer(
@@ -34,18 +43,43 @@ async def apurge_customer(
         threads = await adelete_threads_of(saver, tenant_id, user_id)
         if sqlite:
             await saver.conn.execute(WAL_TRUNCATE)  # type: ignore[attr-defined]
+    access = await services.access_log.apurge(tenant_id, user_id)
     await services.database.atruncate_wal()
-    return {
-        services.database.backend: {**memory, "tickets": tickets},
+    receipt = {
+        services.database.backend: {**memory, "tickets": tickets, "access_log": access},
         "checkpoints": {"threads": threads},
     }
+    if settings.server.url is not None:
+        receipt["server"] = await apurge_server(settings, tenant_id, user_id)
+    return receipt
 
 
 async def aexport_customer(services: Services, tenant_id: str, user_id: str) -> dict[str, Any]:
-    """Everything we hold about (tenant, user) that is theirs: memories and tickets."""
+    """Everything we hold about (tenant, user) that is theirs: memories, tickets, their
+    conversations (checkpoints, and the LangGraph server's when one is configured) and who
+    read their data. The export itself is written to the access log."""
+    settings = services.settings
     memories = await services.memory.aexport(tenant_id, user_id)
     tickets = await services.tickets.afor_customer(tenant_id, user_id)
+    conversations = await _checkpointed_conversations(settings, tenant_id, user_id)
+    server = (
+        await aexport_server(settings, tenant_id, user_id)
+        if settings.server.url is not None
+        else {"conversations": [], "store_items": []}
+    )
+    reads = await services.access_log.afor_customer(tenant_id, user_id)
+    await services.access_log.arecord(
+        tenant_id=tenant_id,
+        actor_id=None,
+        actor_role="admin",
+        subject_id=user_id,
+        action="export",
+        outcome="found",
+    )
     return {
+        "conversations": conversations + server["conversations"],
+        "store_items": server["store_items"],
+        "access_log": reads,
         **memories,
         "tickets": [
             {
@@ -56,3 +90,19 @@ async def aexport_customer(services: Services, tenant_id: str, user_id: str) -> 
             for ticket in tickets
         ],
     }
+
+
+async def _checkpointed_conversations(
+    settings: Settings, tenant_id: str, user_id: str
+) -> list[dict[str, Any]]:
+    async with aopen_checkpointer(settings.database, settings.data_dir) as saver:
+        return [
+            {
+                "thread_id": thread_id,
+                "messages": [
+                    {"role": message.type, "text": message.text}
+                    for message in await athread_messages(saver, thread_id)
+                ],
+            }
+            for thread_id in await athreads_of(saver, tenant_id, user_id)
+        ]

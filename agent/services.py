@@ -20,6 +20,7 @@ from sqlalchemy import text
 
 from agent.health import Degraded, HealthCheck, run_checks
 from agent.settings import Settings, load_settings
+from storage.access_log import AccessLog
 from storage.embeddings import build_embeddings
 from storage.engine import Database
 from storage.memory import MemoryStore
@@ -52,6 +53,7 @@ class Services:
     crm: CRMBackend
     crm_service: CRMService
     tickets: TicketStore
+    access_log: AccessLog
     escalation: EscalationService
     registry: ToolRegistry
     _closers: list[Callable[[], object]] = field(default_factory=list, repr=False)
@@ -89,6 +91,7 @@ class Services:
             if webhook is not None:
                 opened.append(webhook.close)
             memory = MemoryStore(database, embeddings, settings.memory)
+            access_log = AccessLog(database)
             escalation = EscalationService(tickets, settings.escalation, webhook)
             registry = ToolRegistry(
                 ToolDependencies(
@@ -102,6 +105,7 @@ class Services:
                     crm_backend=crm,
                     crm_max_results=settings.crm.max_results,
                     tickets=escalation,
+                    access_log=access_log,
                 )
             )
             return cls(
@@ -113,8 +117,11 @@ class Services:
                 memory=memory,
                 kb=kb,
                 crm=crm,
-                crm_service=CRMService(crm, resilience, max_results=settings.crm.max_results),
+                crm_service=CRMService(
+                    crm, resilience, max_results=settings.crm.max_results, access_log=access_log
+                ),
                 tickets=tickets,
+                access_log=access_log,
                 escalation=escalation,
                 registry=registry,
                 _closers=opened,

@@ -78,6 +78,21 @@ class AuthConfig(BaseModel):
     jwt_issuer: str | None = Field(default=None, description="Required JWT issuer.")
 
 
+class ServerConfig(BaseModel):
+    """The LangGraph server that holds conversations, for ``export`` and ``purge``."""
+
+    url: str | None = Field(
+        default=None,
+        description="LangGraph server URL (empty: no server; conversations live only in the "
+        "checkpointer of the configured database).",
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="An admin API key of the tenant to export or purge (empty: connect as "
+        "LangGraph Studio, which only a `langgraph dev` server accepts).",
+    )
+
+
 class _WellKnownURLs(PydanticBaseSettingsSource):
     """Reads the conventional ``DATABASE_URL`` / ``REDIS_URL`` that platforms inject."""
 
@@ -129,6 +144,7 @@ class Settings(BaseSettings):
     resilience: ResilienceConfig = Field(default_factory=ResilienceConfig)
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
 
     @classmethod
     def settings_customise_sources(

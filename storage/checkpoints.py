@@ -113,8 +113,8 @@ async def aopen_checkpointer(
         await pool.close()
 
 
-async def adelete_threads_of(saver: BaseCheckpointSaver, tenant_id: str, user_id: str) -> int:
-    """Delete every thread whose checkpoints carry this (tenant, user) in their metadata.
+async def athreads_of(saver: BaseCheckpointSaver, tenant_id: str, user_id: str) -> list[str]:
+    """The ids of every thread whose checkpoints carry this (tenant, user) in their metadata.
 
     The owner is there because these savers stamp it (``OwnerStamp``), and because LangGraph
     copies ``tenant_id`` / ``user_id`` from a run's ``metadata`` or ``configurable`` too.
@@ -124,6 +124,20 @@ async def adelete_threads_of(saver: BaseCheckpointSaver, tenant_id: str, user_id
         checkpoint.config["configurable"]["thread_id"]
         async for checkpoint in saver.alist(None, filter=owner)
     }
+    return sorted(threads)
+
+
+async def athread_messages(saver: BaseCheckpointSaver, thread_id: str) -> list[Any]:
+    """The messages of a thread's latest checkpoint."""
+    latest = await saver.aget_tuple({"configurable": {"thread_id": thread_id}})
+    if latest is None:
+        return []
+    return list(latest.checkpoint.get("channel_values", {}).get("messages") or [])
+
+
+async def adelete_threads_of(saver: BaseCheckpointSaver, tenant_id: str, user_id: str) -> int:
+    """Delete every thread of (tenant, user) (``athreads_of``); returns how many."""
+    threads = await athreads_of(saver, tenant_id, user_id)
     for thread_id in threads:
         await saver.adelete_thread(thread_id)
     return len(threads)

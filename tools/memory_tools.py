@@ -27,6 +27,7 @@ from storage.memory import (
     Scope,
 )
 from storage.memory.models import RecalledMemory, RememberResult
+from tools.audit import read_entries
 from tools.errors import (
     DependencyError,
     InvalidInputError,
@@ -36,9 +37,10 @@ from tools.errors import (
     validation_error_handler,
 )
 from tools.inputs import ContentText, QueryText
-from tools.runtime import acting_as, precomputed_embedding
+from tools.runtime import CallerScope, acting_as, precomputed_embedding
 
 if TYPE_CHECKING:
+    from storage.access_log import AccessLog
     from tools.resilience import Resilience
 
 DEPENDENCY = "memory"
@@ -166,8 +168,10 @@ class MemoryTools:
         *,
         resilience: Resilience | None = None,
         default_tenant: str | None = None,
+        access_log: AccessLog | None = None,
     ) -> None:
         self.store = store
+        self.access_log = access_log
         self.default_tenant = default_tenant
         calls: dict[str, Callable[..., Any]] = {
             "remember": _mapped(store.remember),
@@ -185,10 +189,15 @@ class MemoryTools:
         self._calls = calls
 
     @contextlib.contextmanager
-    def _scope(self, config: RunnableConfig) -> Iterator[Scope]:
-        """The caller's memory scope, with guarded calls attributed to them (rate limits)."""
+    def _caller(self, config: RunnableConfig) -> Iterator[tuple[CallerScope, Scope]]:
+        """The caller and their memory scope, with guarded calls attributed to them."""
         with acting_as(config, default_tenant=self.default_tenant) as caller:
-            yield Scope(caller.tenant_id, caller.require_user(), caller.session_id)
+            yield caller, Scope(caller.tenant_id, caller.require_user(), caller.session_id)
+
+    @contextlib.contextmanager
+    def _scope(self, config: RunnableConfig) -> Iterator[Scope]:
+        with self._caller(config) as (_caller, scope):
+            yield scope
 
     def remember(
         self,
@@ -226,7 +235,7 @@ class MemoryTools:
         *,
         config: RunnableConfig,
     ) -> str:
-        with self._scope(config) as scope:
+        with self._caller(config) as (caller, scope):
             found = self._calls["recall"](
                 scope,
                 query,
@@ -234,6 +243,9 @@ class MemoryTools:
                 limit=limit,
                 query_embedding=precomputed_embedding(config, query),
             )
+            if self.access_log is not None:
+                for entry in read_entries(caller, "recall", [scope.user_id]):
+                    self.access_log.record(**entry)
         return _recalled(found)
 
     async def arecall(
@@ -244,7 +256,7 @@ class MemoryTools:
         *,
         config: RunnableConfig,
     ) -> str:
-        with self._scope(config) as scope:
+        with self._caller(config) as (caller, scope):
             found = await self._calls["arecall"](
                 scope,
                 query,
@@ -252,6 +264,9 @@ class MemoryTools:
                 limit=limit,
                 query_embedding=precomputed_embedding(config, query),
             )
+            if self.access_log is not None:
+                for entry in read_entries(caller, "recall", [scope.user_id]):
+                    await self.access_log.arecord(**entry)
         return _recalled(found)
 
     def forget(self, memory_id: str, *, config: RunnableConfig) -> str:
@@ -309,6 +324,10 @@ def build_memory_tools(
     *,
     resilience: Resilience | None = None,
     default_tenant: str | None = None,
+    access_log: AccessLog | None = None,
 ) -> list[BaseTool]:
-    """``[remember, recall, forget]`` over ``store``."""
-    return MemoryTools(store, resilience=resilience, default_tenant=default_tenant).tools()
+    """``[remember, recall, forget]`` over ``store``; recalls go to ``access_log``."""
+    tools = MemoryTools(
+        store, resilience=resilience, default_tenant=default_tenant, access_log=access_log
+    )
+    return tools.tools()

@@ -18,6 +18,7 @@ from langchain_core.tools import BaseTool
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
+    from storage.access_log import AccessLog
     from storage.engine import Database
     from storage.memory import MemoryStore
     from storage.redis import RedisHandle
@@ -45,6 +46,7 @@ class ToolDependencies:
     crm_backend: CRMBackend | None = None
     crm_max_results: int = 5
     tickets: EscalationService | None = None
+    access_log: AccessLog | None = None
 
 
 class MissingDependencyError(RuntimeError):
@@ -69,14 +71,21 @@ def _memory(deps: ToolDependencies) -> list[BaseTool]:
     from tools.memory_tools import build_memory_tools
 
     (store,) = _require(deps, "memory_store")
-    return build_memory_tools(store, resilience=deps.resilience, default_tenant=deps.default_tenant)
+    return build_memory_tools(
+        store,
+        resilience=deps.resilience,
+        default_tenant=deps.default_tenant,
+        access_log=deps.access_log,
+    )
 
 
 def _crm(deps: ToolDependencies) -> list[BaseTool]:
     from tools.crm import CRMService, build_crm_tools
 
     backend, resilience = _require(deps, "crm_backend", "resilience")
-    service = CRMService(backend, resilience, max_results=deps.crm_max_results)
+    service = CRMService(
+        backend, resilience, max_results=deps.crm_max_results, access_log=deps.access_log
+    )
     return build_crm_tools(service, default_tenant=deps.default_tenant)
 
 

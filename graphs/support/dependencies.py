@@ -16,6 +16,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 
 from graphs.support.model import ChatModelConfig, build_chat_model
+from storage.access_log import AccessLog
 from storage.memory import MemoryStore
 from tools.config import EscalationConfig
 from tools.crm.service import CRMService
@@ -40,6 +41,7 @@ class SupportServices(Protocol):
     memory: MemoryStore
     crm_service: CRMService
     escalation: EscalationService
+    access_log: AccessLog
 
     @property
     def knowledge_base(self) -> KnowledgeBase: ...

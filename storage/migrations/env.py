@@ -11,7 +11,8 @@ from alembic import context
 from sqlalchemy import Connection, create_engine
 from sqlmodel import SQLModel
 
-import storage.memory.tables  # noqa: F401  (registers the memory tables for autogenerate)
+import storage.access_log
+import storage.memory.tables  # noqa: F401
 
 
 def _run(connection: Connection) -> None:

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tools.audit import read_entries
 from tools.crm.backend import CRMBackend, CustomerQuery
 from tools.crm.models import Customer, CustomerView, Order, OrderView
 from tools.errors import NotFoundError
 
 if TYPE_CHECKING:
+    from storage.access_log import AccessLog
     from tools.resilience import Resilience
     from tools.runtime import CallerScope
 
@@ -73,10 +75,16 @@ class CRMService:
     """Guarded, masked CRM reads for one backend; every call names the tenant."""
 
     def __init__(
-        self, backend: CRMBackend, resilience: Resilience, *, max_results: int = 5
+        self,
+        backend: CRMBackend,
+        resilience: Resilience,
+        *,
+        max_results: int = 5,
+        access_log: AccessLog | None = None,
     ) -> None:
         self.backend = backend
         self.max_results = max_results
+        self.access_log = access_log
         self._find = resilience.guard(DEPENDENCY, operation="lookup_customer")(
             backend.find_customers
         )
@@ -107,26 +115,41 @@ class CRMService:
     async def acustomer_lookup(
         self, caller: CallerScope, query: CustomerQuery
     ) -> list[dict[str, Any]]:
-        """The customers ``caller`` may see among those matching ``query``."""
-        found = await self._afind(caller.tenant_id, query, self.max_results)
-        return _customers(_visible(caller, found), query)
+        """The customers ``caller`` may see among those matching ``query``; each read is
+        written to the access log."""
+        found = _visible(caller, await self._afind(caller.tenant_id, query, self.max_results))
+        await self._alog(read_entries(caller, "lookup_customer", [c.customer_id for c in found]))
+        return _customers(found, query)
 
     def customer_lookup(self, caller: CallerScope, query: CustomerQuery) -> list[dict[str, Any]]:
-        found = self._find(caller.tenant_id, query, self.max_results)
-        return _customers(_visible(caller, found), query)
+        found = _visible(caller, self._find(caller.tenant_id, query, self.max_results))
+        self._log(read_entries(caller, "lookup_customer", [c.customer_id for c in found]))
+        return _customers(found, query)
 
     async def aorder_for(
         self, caller: CallerScope, order_id: str, *, customer_id: str | None = None
     ) -> dict[str, Any]:
         """The order if ``caller`` may see it (a customer: only their own)."""
-        order = await self._aget_order(caller.tenant_id, order_id)
-        return _order(_readable(caller, order, customer_id), None)
+        order = _readable(caller, await self._aget_order(caller.tenant_id, order_id), customer_id)
+        await self._alog(read_entries(caller, "get_order", [order.customer_id] if order else []))
+        return _order(order, None)
 
     def order_for(
         self, caller: CallerScope, order_id: str, *, customer_id: str | None = None
     ) -> dict[str, Any]:
-        order = self._get_order(caller.tenant_id, order_id)
-        return _order(_readable(caller, order, customer_id), None)
+        order = _readable(caller, self._get_order(caller.tenant_id, order_id), customer_id)
+        self._log(read_entries(caller, "get_order", [order.customer_id] if order else []))
+        return _order(order, None)
+
+    def _log(self, entries: list[dict[str, Any]]) -> None:
+        if self.access_log is not None:
+            for entry in entries:
+                self.access_log.record(**entry)
+
+    async def _alog(self, entries: list[dict[str, Any]]) -> None:
+        if self.access_log is not None:
+            for entry in entries:
+                await self.access_log.arecord(**entry)
 
     def close(self) -> None:
         self.backend.close()

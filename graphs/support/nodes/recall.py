@@ -12,6 +12,7 @@ from graphs.support.context import Context, customer, settings_of
 from graphs.support.dependencies import Dependencies
 from graphs.support.state import State
 from storage.memory import Scope
+from tools.audit import read_entries
 from tools.errors import ToolError
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ async def recall(state: State, runtime: Runtime[Context], *, deps: Dependencies)
     except ToolError as exc:
         logger.warning("memory recall failed (%s)", exc.code)
         return {"query_embedding": vector, "memories": [], "degraded": ["memory"]}
+    for entry in read_entries(who, "recall", [who.user_id]):
+        await services.access_log.arecord(**entry)
     memories = [
         {
             "id": item.memory.id,
