@@ -92,13 +92,11 @@ def conversation_owner(who: CallerScope, recorded: Mapping[str, Any] | None) -> 
     A thread belongs to the customer it started with. Support staff of that tenant who
     answer it (resuming a hand-off, say) act for that customer; anyone else is refused.
     """
-    if not recorded:
+    if not recorded or (who.tenant_id, who.user_id) == (recorded["tenant_id"], recorded["user_id"]):
         return who
     if who.is_staff and recorded["tenant_id"] == who.tenant_id:
         return CallerScope(recorded["tenant_id"], recorded["user_id"], who.session_id)
-    if (who.tenant_id, who.user_id) != (recorded["tenant_id"], recorded["user_id"]):
-        raise IdentityMismatchError("this conversation belongs to another customer")
-    return who
+    raise IdentityMismatchError("this conversation belongs to another customer")
 
 
 def customer(

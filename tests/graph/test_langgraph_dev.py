@@ -1,21 +1,14 @@
 """``langgraph dev`` on our ``langgraph.json``, driven with the SDK the way Studio drives it.
 
-The server runs in a subprocess with the project's environment on a free port, against a
-data directory the test prepared (demo shop ingested), and is always stopped by the test.
-It supplies its own checkpointer, so this also proves the exported graph needs none.
+Studio on ``langgraph dev`` connects with LangSmith's auth scheme and names the customer in
+the run context; the server supplies its own checkpointer, so this also proves the graph
+needs none. Keyed callers are tested in ``test_server_auth``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,54 +18,20 @@ from langgraph_sdk import get_client
 from agent.demo import prepare
 from agent.services import Services
 from agent.settings import load_settings
+from tests.langgraph_server import langgraph_dev
 
 from .conftest import ANGRY
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-LANGGRAPH = Path(sys.executable).with_name("langgraph")
-READY_TIMEOUT_S = 120
 OMAR = "omar_haddad_3307"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _server_env(data_dir: Path) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("DATABASE_URL", "REDIS_URL") and not key.startswith("SUPPORT_")
-    }
-    env.update(
-        SUPPORT_ENVIRONMENT="test",
-        SUPPORT_DATA_DIR=str(data_dir),
-        LANGGRAPH_NO_VERSION_CHECK="true",
-        LANGSMITH_TRACING="false",
-        LANGCHAIN_TRACING_V2="false",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=15)
+STUDIO = {"x-auth-scheme": "langsmith"}
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data_dir = tmp_path_factory.mktemp("langgraph_dev") / "data"
+    workdir = tmp_path_factory.mktemp("langgraph_dev")
+    data_dir = workdir / "data"
 
     async def seed() -> None:
         settings = load_settings(environment="test", data_dir=data_dir)
@@ -80,50 +39,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             await prepare(services)
 
     asyncio.run(seed())
-    port = _free_port()
-    log_path = data_dir.parent / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                str(LANGGRAPH),
-                "dev",
-                "--port",
-                str(port),
-                "--host",
-                "127.0.0.1",
-                "--no-browser",
-                "--no-reload",
-                "--config",
-                "langgraph.json",
-            ],
-            cwd=ROOT,
-            env=_server_env(data_dir),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"langgraph dev exited early:\n{log_path.read_text()[-4000:]}")
-            try:
-                if httpx.get(f"{url}/ok", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"langgraph dev not ready in time:\n{log_path.read_text()[-4000:]}")
-            time.sleep(0.5)
-        yield url
-    finally:
-        _stop(process)
+    with langgraph_dev(workdir, data_dir, {}) as running:
+        yield running.url
 
 
 @pytest.fixture
 async def client(server: str) -> AsyncIterator[Any]:
-    sdk = get_client(url=server)
+    sdk = get_client(url=server, headers=STUDIO)
     yield sdk
     await sdk.http.client.aclose()
 
