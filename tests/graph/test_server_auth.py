@@ -20,7 +20,7 @@ import pytest
 from langgraph_sdk import get_client
 
 from agent.credentials import new_api_key
-from agent.demo import DEMO_DATA, prepare
+from agent.demo import prepare
 from agent.services import Services
 from agent.settings import load_settings
 from storage.crm import load_jsonl
