@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from agent import chat, crm_commands, demo, ingest_command, memory_commands
+from agent import auth_commands, chat, crm_commands, demo, ingest_command, memory_commands
 from agent.settings import Settings, SettingsError, load_settings
 
 Command = Callable[[Settings, argparse.Namespace], int]
@@ -55,6 +55,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     ingest_command.register(sub, commands)
     demo.register(sub, commands)
     chat.register(sub, commands)
+    auth_commands.register(sub, commands)
     return parser, commands
 
 

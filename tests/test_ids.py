@@ -65,7 +65,7 @@ def test_the_rule_accepts_exactly_its_pattern(value: str) -> None:
     if re.fullmatch(ID_PATTERN, value) is not None:
         assert validate_id("tenant_id", value) == value
     else:
-        with pytest.raises(InvalidIdError, match="^tenant_id must be 1-64 characters"):
+        with pytest.raises(InvalidIdError, match=r"^tenant_id must be 1-64 characters"):
             validate_id("tenant_id", value)
 
 

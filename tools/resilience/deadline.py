@@ -17,11 +17,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from threading import Lock
 
-from langchain_core.runnables.config import var_child_runnable_config
-from langgraph.runtime import Runtime
+from langgraph.runtime import Runtime, get_runtime
 
 _deadline: ContextVar[float | None] = ContextVar("resilience_deadline", default=None)
-_RUNTIME_KEY = "__pregel_runtime"
 
 
 def current() -> float | None:
@@ -59,11 +57,11 @@ class NodeAttempt:
 
 
 def node_attempt() -> NodeAttempt | None:
-    """The LangGraph task running this code, read from the runnable config contextvar."""
-    config = var_child_runnable_config.get()
-    if not config:
+    """The LangGraph task running this code (LangGraph's public ``get_runtime``)."""
+    try:
+        runtime = get_runtime()
+    except RuntimeError:  # not inside a runnable
         return None
-    runtime = config.get("configurable", {}).get(_RUNTIME_KEY)
     if not isinstance(runtime, Runtime) or runtime.execution_info is None:
         return None
     info = runtime.execution_info
