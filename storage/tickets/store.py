@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -191,6 +191,32 @@ class _Statements:
         )
 
     @staticmethod
+    def claim(tenant_id: str, ticket_id: str, lease_s: float) -> Executable:
+        """Take the delivery: owed (pending, failed), or claimed by a caller whose lease ran
+        out (it crashed or hung). One UPDATE, so exactly one concurrent caller matches."""
+        now = utcnow()
+        owed = or_(
+            _TICKETS.c.webhook_status.in_(("pending", "failed")),
+            and_(
+                _TICKETS.c.webhook_status == "delivering",
+                _TICKETS.c.updated_at < now - timedelta(seconds=lease_s),
+            ),
+        )
+        return (
+            update(_TICKETS)
+            .where(_TICKETS.c.tenant_id == tenant_id, _TICKETS.c.id == ticket_id, owed)
+            .values(webhook_status="delivering", updated_at=now)
+        )
+
+    @staticmethod
+    def replies(tenant_id: str, ticket_id: str) -> Executable:
+        return select(_EVENTS.c.detail).where(
+            _EVENTS.c.tenant_id == tenant_id,
+            _EVENTS.c.ticket_id == ticket_id,
+            _EVENTS.c.kind == "human_reply",
+        )
+
+    @staticmethod
     def set_fields(tenant_id: str, ticket_id: str, **values: Any) -> Executable:
         return (
             update(_TICKETS)
@@ -215,6 +241,11 @@ def _resolve_winner(row: Row[Any] | None, new: NewTicket) -> tuple[Ticket, Dupli
     values = dict(row._mapping)
     by_key = bool(values.pop("by_key"))
     return Ticket.from_mapping(values), "idempotency_key" if by_key else "active_ticket"
+
+
+def _already_replied(detail: dict[str, Any], earlier: Any) -> bool:
+    key = detail.get("reply_key")
+    return key is not None and any(d.get("reply_key") == key for d in earlier)
 
 
 _UPDATABLE = {"status": TICKET_STATUSES, "webhook_status": WEBHOOK_STATUSES}
@@ -341,6 +372,58 @@ class TicketStore:
             if result.rowcount:
                 await connection.execute(_Statements.event(tenant_id, ticket_id, kind, detail))
         return bool(result.rowcount)
+
+    def claim_delivery(self, tenant_id: str, ticket_id: str, lease_s: float) -> bool:
+        """Whether this caller won the right to deliver the ticket's webhook now.
+
+        Concurrent escalations, resumes and replays of one ticket all reach here; the
+        database lets exactly one through until it records the outcome (``update``) or its
+        lease of ``lease_s`` seconds runs out.
+        """
+        with self.database.transaction() as connection:
+            claim = _Statements.claim(tenant_id, ticket_id, lease_s)
+            return bool(connection.execute(claim).rowcount)
+
+    async def aclaim_delivery(self, tenant_id: str, ticket_id: str, lease_s: float) -> bool:
+        async with self.database.atransaction() as connection:
+            claim = _Statements.claim(tenant_id, ticket_id, lease_s)
+            return bool((await connection.execute(claim)).rowcount)
+
+    def add_reply(self, tenant_id: str, ticket_id: str, detail: dict[str, Any]) -> bool | None:
+        """Record a human reply once per ``detail["reply_key"]``; the ticket moves to
+        in_progress. None: no such ticket; False: this reply was already recorded.
+
+        The UPDATE comes first so it holds the ticket's row lock (SQLite: the write lock)
+        while the earlier replies are read: two concurrent resumes are serialised by the
+        database and the second sees the first's reply.
+        """
+        with self.database.transaction() as connection:
+            if not connection.execute(
+                _Statements.set_fields(tenant_id, ticket_id, status="in_progress")
+            ).rowcount:
+                return None
+            earlier = connection.execute(_Statements.replies(tenant_id, ticket_id)).scalars()
+            if _already_replied(detail, earlier):
+                return False
+            connection.execute(_Statements.event(tenant_id, ticket_id, "human_reply", detail))
+        return True
+
+    async def aadd_reply(
+        self, tenant_id: str, ticket_id: str, detail: dict[str, Any]
+    ) -> bool | None:
+        async with self.database.atransaction() as connection:
+            updated = await connection.execute(
+                _Statements.set_fields(tenant_id, ticket_id, status="in_progress")
+            )
+            if not updated.rowcount:
+                return None
+            earlier = (
+                await connection.execute(_Statements.replies(tenant_id, ticket_id))
+            ).scalars()
+            if _already_replied(detail, earlier):
+                return False
+            await connection.execute(_Statements.event(tenant_id, ticket_id, "human_reply", detail))
+        return True
 
     def purge(self, tenant_id: str, customer_ref: str) -> int:
         """Erase one customer's tickets and their events (right to erasure); returns tickets."""

@@ -17,7 +17,8 @@ from storage.crm.tables import JSONValue, utcnow
 
 ACTIVE_STATUSES = ("open", "in_progress")
 TICKET_STATUSES = (*ACTIVE_STATUSES, "resolved", "closed")
-WEBHOOK_STATUSES = ("disabled", "pending", "delivered", "failed")
+# "delivering": one caller holds the delivery claim (see TicketStore.claim_delivery).
+WEBHOOK_STATUSES = ("disabled", "pending", "delivering", "delivered", "failed")
 _ACTIVE_PREDICATE = text("status IN ('open', 'in_progress')")
 
 

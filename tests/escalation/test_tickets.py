@@ -241,6 +241,32 @@ async def test_a_human_reply_is_kept_on_the_ticket(service: EscalationService, t
         await service.arecord_reply(f"{tenant}-x", result.ticket.id, "nope")
 
 
+async def test_concurrent_resumes_of_one_handoff_record_one_reply(
+    service: EscalationService, tenant: str
+) -> None:
+    """Two resumes of the same interrupted turn (a double click in the help desk, a client
+    retry) race to record the human's reply: the database keeps one."""
+    result = await service.aescalate(**request(tenant, idempotency_key="turn:t-1:1"))
+    ticket_id = result.ticket.id
+    recorded = await asyncio.gather(
+        *(
+            service.arecord_reply(tenant, ticket_id, "Refund approved.", reply_key="turn:t-1:1")
+            for _ in range(2)
+        ),
+        asyncio.to_thread(
+            service.record_reply, tenant, ticket_id, "Refund approved.", reply_key="turn:t-1:1"
+        ),
+    )
+    assert sorted(recorded) == [False, False, True]
+    replies = [e for e in service.store.events(tenant, ticket_id) if e["kind"] == "human_reply"]
+    assert len(replies) == 1
+    assert replies[0]["detail"]["reply"] == "Refund approved."
+    # A later handoff on the same ticket is another reply.
+    assert service.record_reply(tenant, ticket_id, "Done.", reply_key="turn:t-1:2")
+    replies = [e for e in service.store.events(tenant, ticket_id) if e["kind"] == "human_reply"]
+    assert [r["detail"]["reply"] for r in replies] == ["Refund approved.", "Done."]
+
+
 async def test_purge_erases_one_customers_tickets_only(
     service: EscalationService, tickets_db: Database, tenant: str
 ) -> None:

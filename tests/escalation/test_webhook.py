@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -19,7 +22,12 @@ from pydantic import SecretStr
 from storage.engine import Database
 from storage.tickets import TicketStore
 from tools.config import EscalationConfig
-from tools.escalation import SIGNATURE_HEADER, EscalationService, TicketWebhook
+from tools.escalation import (
+    SIGNATURE_HEADER,
+    EscalationService,
+    TicketWebhook,
+    build_escalation_tool,
+)
 from tools.resilience import Resilience, ResilienceConfig
 
 SECRET = "whsec-" + secrets.token_hex(16)
@@ -30,6 +38,7 @@ class Receiver:
     """Answers ``failures`` 500s, then 200s; records every request."""
 
     failures: int = 0
+    delay_s: float = 0.0
     requests: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -53,6 +62,7 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             status = state.answer(dict(self.headers.items()), body)
+            time.sleep(state.delay_s)  # a slow help desk widens any race between callers
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -154,3 +164,58 @@ def test_a_failed_delivery_keeps_the_ticket_and_a_replay_redelivers(
     assert len(state.requests) == 4
     assert SECRET not in caplog.text
     assert SECRET not in repr(webhook_service.webhook)
+
+
+async def test_concurrent_identical_escalations_deliver_the_webhook_once(
+    webhook_service: EscalationService,
+    receiver: tuple[Receiver, str],
+    resilience: Resilience,
+    tenant: str,
+) -> None:
+    """Five copies of one escalate_to_human call at once (a model repeating itself, a client
+    retrying): one ticket, one delivery, and every caller sees that one ticket."""
+    state, _ = receiver
+    state.delay_s = 0.2
+    tool = build_escalation_tool(webhook_service, resilience)
+    call = {
+        "type": "tool_call",
+        "id": "call-1",
+        "name": "escalate_to_human",
+        "args": {"reason": "anger", "summary": "Charged twice, furious.", "priority": "high"},
+    }
+    config = {"configurable": {"tenant_id": tenant, "user_id": "u-1", "thread_id": "t-1"}}
+    messages = await asyncio.gather(*(tool.ainvoke(call, config=config) for _ in range(5)))
+    tickets = {json.loads(m.content)["ticket_id"] for m in messages}
+    assert len(tickets) == 1
+    assert len(state.requests) == 1
+    [ticket_id] = tickets
+    stored = webhook_service.store.get(tenant, ticket_id)
+    assert stored is not None
+    assert stored.webhook_status == "delivered"
+
+
+def test_concurrent_threads_deliver_once_too(
+    webhook_service: EscalationService, receiver: tuple[Receiver, str], tenant: str
+) -> None:
+    state, _ = receiver
+    state.delay_s = 0.2
+    with ThreadPoolExecutor(5) as pool:
+        results = list(pool.map(lambda _: webhook_service.escalate(**_request(tenant)), range(5)))
+    assert len({r.ticket.id for r in results}) == 1
+    assert len(state.requests) == 1
+    assert [r.created for r in results].count(True) == 1
+
+
+def test_an_abandoned_delivery_claim_is_taken_over_after_its_lease(
+    webhook_service: EscalationService, tenant: str
+) -> None:
+    """A caller that crashed mid-delivery leaves the ticket "delivering"; once its lease is
+    over the next caller may deliver, and not before."""
+    store = webhook_service.store
+    ticket = webhook_service.escalate(**_request(tenant)).ticket
+    store.update(tenant, ticket.id, "reset", {}, webhook_status="pending")
+    assert store.claim_delivery(tenant, ticket.id, lease_s=60)
+    assert not store.claim_delivery(tenant, ticket.id, lease_s=60)
+    time.sleep(0.01)
+    assert store.claim_delivery(tenant, ticket.id, lease_s=0.001)
+    assert not store.claim_delivery(f"{tenant}-other", ticket.id, lease_s=0.001)

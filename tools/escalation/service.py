@@ -3,7 +3,8 @@
 ``EscalationService`` is called by the ``escalate_to_human`` tool and by the graph's escalate
 node alike. The ticket store resolves duplicates (same idempotency key, or an active ticket
 for the same customer and reason); a webhook, when configured, is delivered for a new
-ticket and re-attempted when the same idempotency key is replayed after a failed delivery.
+ticket and re-attempted when the same idempotency key is replayed after a failed delivery;
+a delivery claim in the database makes it one delivery however many callers race.
 """
 
 from __future__ import annotations
@@ -140,71 +141,96 @@ class EscalationService:
             webhook_status="pending" if self.webhook is not None else "disabled",
         )
 
-    def _webhook_for(self, result: TicketResult) -> TicketWebhook | None:
-        """The webhook, if this result still owes a delivery: a new ticket, or a replay of
-        the same idempotency key whose earlier delivery failed or never finished."""
+    def _owes_delivery(self, result: TicketResult) -> bool:
+        """A new ticket, or a replay of the same idempotency key (a retried tool call, a
+        resumed run) whose delivery failed, never finished or is still under way: worth
+        asking the database for the delivery claim."""
         replay = result.created or result.duplicate_of == "idempotency_key"
-        if replay and result.ticket.webhook_status in ("pending", "failed"):
-            return self.webhook
-        return None
+        return (
+            self.webhook is not None
+            and replay
+            and result.ticket.webhook_status in ("pending", "failed", "delivering")
+        )
 
     def escalate(self, **request: Unpack[EscalationRequest]) -> TicketResult:
-        """Open a ticket, or return the one this request duplicates (``created=False``)."""
+        """Open a ticket, or return the one this request duplicates (``created=False``).
+
+        The webhook is delivered by whichever caller wins the delivery claim in the
+        database, so concurrent identical escalations deliver it once.
+        """
         result = self.store.create(self._new_ticket(**request))
-        webhook = self._webhook_for(result)
-        if webhook is None:
+        if not self._owes_delivery(result):
+            return result
+        assert self.webhook is not None
+        tenant_id, ticket_id = _ids(result)
+        if not self.store.claim_delivery(tenant_id, ticket_id, self.webhook.claim_lease_s):
             return result
         try:
-            webhook.deliver(result.ticket)
+            self.webhook.deliver(result.ticket)
         except ToolError as exc:
             log.warning("ticket webhook delivery failed (%s)", exc.code)
             self.store.update(
-                *_ids(result), "webhook_failed", {"code": exc.code}, webhook_status="failed"
+                tenant_id, ticket_id, "webhook_failed", {"code": exc.code}, webhook_status="failed"
             )
             return _with_webhook(result, "failed")
-        self.store.update(*_ids(result), "webhook_delivered", {}, webhook_status="delivered")
+        self.store.update(tenant_id, ticket_id, "webhook_delivered", {}, webhook_status="delivered")
         return _with_webhook(result, "delivered")
 
     async def aescalate(self, **request: Unpack[EscalationRequest]) -> TicketResult:
         result = await self.store.acreate(self._new_ticket(**request))
-        webhook = self._webhook_for(result)
-        if webhook is None:
+        if not self._owes_delivery(result):
+            return result
+        assert self.webhook is not None
+        tenant_id, ticket_id = _ids(result)
+        if not await self.store.aclaim_delivery(tenant_id, ticket_id, self.webhook.claim_lease_s):
             return result
         try:
-            await webhook.adeliver(result.ticket)
+            await self.webhook.adeliver(result.ticket)
         except ToolError as exc:
             log.warning("ticket webhook delivery failed (%s)", exc.code)
             await self.store.aupdate(
-                *_ids(result), "webhook_failed", {"code": exc.code}, webhook_status="failed"
+                tenant_id, ticket_id, "webhook_failed", {"code": exc.code}, webhook_status="failed"
             )
             return _with_webhook(result, "failed")
-        await self.store.aupdate(*_ids(result), "webhook_delivered", {}, webhook_status="delivered")
+        await self.store.aupdate(
+            tenant_id, ticket_id, "webhook_delivered", {}, webhook_status="delivered"
+        )
         return _with_webhook(result, "delivered")
 
     def record_reply(
-        self, tenant_id: str, ticket_id: str, reply: str, *, agent: str | None = None
-    ) -> None:
-        """Keep a human's answer on the ticket; the ticket moves to in_progress."""
-        if not self.store.update(
-            tenant_id,
-            ticket_id,
-            "human_reply",
-            {"reply": reply, "agent": agent},
-            status="in_progress",
-        ):
+        self,
+        tenant_id: str,
+        ticket_id: str,
+        reply: str,
+        *,
+        agent: str | None = None,
+        reply_key: str | None = None,
+    ) -> bool:
+        """Keep a human's answer on the ticket; the ticket moves to in_progress.
+
+        ``reply_key`` names the handoff being answered (the graph passes the escalation's
+        idempotency key): concurrent or repeated resumes of one handoff record one reply.
+        Returns False when this reply was already recorded.
+        """
+        recorded = self.store.add_reply(tenant_id, ticket_id, _reply(reply, agent, reply_key))
+        if recorded is None:
             raise NotFoundError("no such ticket in this tenant")
+        return recorded
 
     async def arecord_reply(
-        self, tenant_id: str, ticket_id: str, reply: str, *, agent: str | None = None
-    ) -> None:
-        if not await self.store.aupdate(
-            tenant_id,
-            ticket_id,
-            "human_reply",
-            {"reply": reply, "agent": agent},
-            status="in_progress",
-        ):
+        self,
+        tenant_id: str,
+        ticket_id: str,
+        reply: str,
+        *,
+        agent: str | None = None,
+        reply_key: str | None = None,
+    ) -> bool:
+        detail = _reply(reply, agent, reply_key)
+        recorded = await self.store.aadd_reply(tenant_id, ticket_id, detail)
+        if recorded is None:
             raise NotFoundError("no such ticket in this tenant")
+        return recorded
 
     def close(self) -> None:
         if self.webhook is not None:
@@ -227,6 +253,13 @@ def _customer_ref(
     if conversation_ref:
         return f"conversation:{conversation_ref}"
     return f"anonymous:{uuid.uuid4().hex}"
+
+
+def _reply(reply: str, agent: str | None, reply_key: str | None) -> dict[str, Any]:
+    detail: dict[str, Any] = {"reply": reply, "agent": agent}
+    if reply_key is not None:
+        detail["reply_key"] = reply_key
+    return detail
 
 
 def _ids(result: TicketResult) -> tuple[str, str]:

@@ -87,6 +87,10 @@ class TicketWebhook:
         timeout = httpx.Timeout(config.webhook_timeout_s)
         self._client = httpx.Client(timeout=timeout, follow_redirects=False)
         self._aclient = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+        # A claim older than one whole guarded delivery (every attempt, every backoff) is
+        # abandoned: its holder crashed or hung, and the next caller may deliver instead.
+        policy = resilience.policy(DEPENDENCY)
+        self.claim_lease_s = policy.total_timeout_s + config.webhook_timeout_s
         self.deliver = resilience.guard(DEPENDENCY, operation="deliver")(self._post)
         self.adeliver = resilience.guard(DEPENDENCY, operation="deliver")(self._apost)
 
