@@ -178,6 +178,7 @@ class Settings(BaseSettings):
             self.database.url = f"sqlite:///{self.data_dir / 'support.db'}"
         if self.chroma.persist_dir is None:
             self.chroma.persist_dir = self.data_dir / "chroma"
+        self.resilience = self.resilience.with_model_timeout(self.llm.timeout_s)
         if self.environment == "production" and self.database.url.startswith("sqlite"):
             raise SettingsError(
                 "database.url: SQLite is not allowed with environment=production; "

@@ -26,7 +26,10 @@ def build_chat_model(config: ChatModelConfig, model: str) -> BaseChatModel:
     """``ChatOpenAI`` on any OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp).
 
     Client retries stay at ``config.max_retries`` (0 by default): the resilience decorator
-    owns the retry budget, and retries inside it would multiply attempts.
+    owns the retry budget, and retries inside it would multiply attempts. ``timeout_s`` is
+    the client's timeout for every connect and read, so when streaming it bounds the wait
+    for the first token and between tokens; the ``llm`` policy bounds a whole attempt by
+    the same value (``tools.resilience.config.kind_defaults``).
     """
     from langchain_openai import ChatOpenAI
 

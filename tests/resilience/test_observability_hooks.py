@@ -62,10 +62,10 @@ def test_counters_per_dependency(make_resilience: Callable[..., Resilience]) -> 
     }
     call = resilience.guard("billing")(_fail)
     with pytest.raises(DependencyError):
-        call()  # two attempts: one retry, then the breaker opens
+        call()  # two attempts, counted as one failure: the breaker stays closed
     with pytest.raises(CircuitOpenError):
-        call()
-    assert _value("resilience_retries_total", dependency="billing") - before["retries"] == 1
+        call()  # its first failure opens the breaker, which refuses the retry
+    assert _value("resilience_retries_total", dependency="billing") - before["retries"] == 2
     assert (
         _value("resilience_breaker_transitions_total", dependency="billing", state="open")
         - before["opened"]

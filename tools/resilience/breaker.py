@@ -150,37 +150,46 @@ class Breaker(CircuitBreaker):
         """Whether recording a success must talk to shared state (async callers await it)."""
         return self._storage.success_needs_io(probe)
 
-    def succeeded(self, probe: bool, duration_s: float = 0.0) -> None:
+    def succeeded(self, probe: bool, duration_s: float = 0.0, count: bool = True) -> None:
+        """Record a success; ``count=False`` (a retry of a call whose failure was already
+        counted) still closes a probe and resets the consecutive count, but adds nothing
+        to the sliding window: one call, one outcome."""
         self._storage.on_success(self, probe)
-        self._after_success(duration_s)
+        self._after_success(duration_s, count)
 
-    async def asucceeded(self, probe: bool, duration_s: float = 0.0) -> None:
+    async def asucceeded(self, probe: bool, duration_s: float = 0.0, count: bool = True) -> None:
         await self._storage.aon_success(self, probe)
-        self._after_success(duration_s)
+        self._after_success(duration_s, count)
 
-    def failed(self, exc: BaseException, probe: bool, duration_s: float = 0.0) -> None:
-        """Record how an attempt ended; ignored outcomes only hand back a probe permit."""
-        if not self.is_outcome(exc):
+    def failed(
+        self, exc: BaseException, probe: bool, duration_s: float = 0.0, count: bool = True
+    ) -> None:
+        """Record how an attempt ended; ignored outcomes only hand back a probe permit, and
+        so does an uncounted failure (a retry of a call already counted) unless it was a
+        probe, which must re-open the breaker."""
+        if not self.is_outcome(exc) or not (count or probe):
             self._storage.release(self, probe)
             return
         self._storage.on_failure(self, probe)
-        self._after_failure(exc, duration_s)
+        self._after_failure(exc, duration_s, count)
 
-    async def afailed(self, exc: BaseException, probe: bool, duration_s: float = 0.0) -> None:
-        if not self.is_outcome(exc):
+    async def afailed(
+        self, exc: BaseException, probe: bool, duration_s: float = 0.0, count: bool = True
+    ) -> None:
+        if not self.is_outcome(exc) or not (count or probe):
             await self._storage.arelease(self, probe)
             return
         await self._storage.aon_failure(self, probe)
-        self._after_failure(exc, duration_s)
+        self._after_failure(exc, duration_s, count)
 
-    def _after_success(self, duration_s: float) -> None:
-        if self.window is not None and self.window.record(False, duration_s):
+    def _after_success(self, duration_s: float, count: bool = True) -> None:
+        if count and self.window is not None and self.window.record(False, duration_s):
             self._trip_from_window()
         for listener in self._listeners:
             listener.success(self)
 
-    def _after_failure(self, exc: BaseException, duration_s: float) -> None:
-        if self.window is not None and self.window.record(True, duration_s):
+    def _after_failure(self, exc: BaseException, duration_s: float, count: bool = True) -> None:
+        if count and self.window is not None and self.window.record(True, duration_s):
             self._trip_from_window()
         for listener in self._listeners:
             listener.failure(self, exc)

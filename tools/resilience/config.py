@@ -1,7 +1,9 @@
-"""Resilience settings: one default policy plus per-dependency overrides.
+"""Resilience settings: a policy per kind of dependency, a default, per-dependency overrides.
 
-A dependency's policy is the default with its override fields applied, so an operator
-only writes what differs, e.g.
+A dependency's policy is built in layers, each only naming what differs: the field
+defaults below (fit for HTTP services: CRM, webhook, knowledge base), then its kind's
+defaults (``KIND_DEFAULTS``: the chat model, the databases), then the fields set in
+``default``, then its own override, e.g.
 ``SUPPORT_RESILIENCE__DEPENDENCIES='{"crm": {"timeout_s": 2, "max_attempts": 2}}'``.
 """
 
@@ -11,7 +13,7 @@ import json
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, PrivateAttr, model_validator
 from pydantic_settings import NoDecode
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*\.?\d*)\s*([a-z]+)\s*$")
@@ -148,6 +150,48 @@ class DependencyPolicy(BaseModel):
         return bool(self.rate_limit_session or self.rate_limit_tenant or self.rate_limit_tool)
 
 
+# The kind of each dependency the code calls; any other name is an HTTP-like service.
+DEPENDENCY_KINDS: dict[str, str] = {"llm": "model", "memory": "database", "tickets": "database"}
+
+
+def kind_defaults(kind: str | None, model_timeout_s: float) -> dict[str, Any]:
+    """What a kind of dependency needs that the field defaults do not give it.
+
+    - model: an answer may legitimately take as long as the model settings allow, so the
+      attempt timeout is ``llm.timeout_s`` (streaming: the longest wait for the first
+      token and between tokens) and the call gets room for retries on top. Only errors
+      that are safe to re-send are retried (429 with its Retry-After, 5xx, a connection
+      refused or reset before any byte: ``dependency_error``); a read timeout is not,
+      since the server may still be generating and would bill the answer twice. One
+      retry at most (the customer is waiting), and three failed calls open the breaker:
+      the turn is then answered offline at once instead of waiting on a dead model.
+    - database: a restart fails every in-flight statement at once, so consecutive
+      failures say nothing; the breaker opens on a failure rate over a sliding window
+      with a minimum of calls (resilience4j), and probes again after one second, so a
+      short restart costs seconds rather than a long ``reset_timeout``.
+    """
+    if kind == "model":
+        return {
+            "timeout_s": model_timeout_s,
+            "total_timeout_s": model_timeout_s + 30.0,
+            "retry_on_codes": ["dependency_error"],
+            "max_attempts": 2,
+            "backoff_initial_s": 0.5,
+            "backoff_max_s": 8.0,
+            "fail_max": 3,
+        }
+    if kind == "database":
+        return {
+            "timeout_s": 5.0,
+            "failure_rate_threshold": 0.5,
+            "window_size": 50,
+            "minimum_calls": 10,
+            "fail_max": 10_000,  # the window decides, not a consecutive count
+            "reset_timeout_s": 1.0,
+        }
+    return {}
+
+
 class ResilienceConfig(BaseModel):
     default: DependencyPolicy = Field(
         default_factory=DependencyPolicy, description="Policy of every dependency."
@@ -196,5 +240,19 @@ class ResilienceConfig(BaseModel):
             merged[name] = {**default, **override}
         return {**data, "dependencies": merged}
 
+    # Set from ``llm.timeout_s`` by the settings (not a setting of its own: one knob).
+    _model_timeout_s: float = PrivateAttr(default=30.0)
+
+    def with_model_timeout(self, timeout_s: float) -> ResilienceConfig:
+        """This configuration with the chat model's per-request timeout."""
+        config = self.model_copy()
+        config._model_timeout_s = timeout_s
+        return config
+
     def policy(self, dependency: str) -> DependencyPolicy:
-        return self.dependencies.get(dependency, self.default)
+        """The layers in order: field defaults, kind, ``default``, the dependency's own."""
+        explicit = self.dependencies.get(dependency, self.default).model_dump(exclude_unset=True)
+        kind = kind_defaults(DEPENDENCY_KINDS.get(dependency), self._model_timeout_s)
+        if not kind:
+            return self.dependencies.get(dependency, self.default)
+        return DependencyPolicy.model_validate({**kind, **explicit})

@@ -229,11 +229,18 @@ class Guard:
         return error
 
     def _failure(
-        self, exc: BaseException, probe: bool, started: float, node: NodeAttempt | None
+        self,
+        exc: BaseException,
+        probe: bool,
+        started: float,
+        node: NodeAttempt | None,
+        retried: bool = False,
     ) -> BaseException:
-        """Close a failed sync attempt; returns what to raise (``exc`` itself or a ToolError)."""
+        """Close a failed sync attempt; returns what to raise (``exc`` itself or a ToolError).
+
+        A retried attempt's failure is not counted again: the call's first failure was."""
         self.bulkhead.release()
-        self.breaker.failed(exc, probe, time.perf_counter() - started)
+        self.breaker.failed(exc, probe, time.perf_counter() - started, count=not retried)
         return self._outcome_error(exc, node, timed_out=False)
 
     async def _afailure(
@@ -243,18 +250,19 @@ class Guard:
         started: float,
         node: NodeAttempt | None,
         timed_out: bool,
+        retried: bool = False,
     ) -> BaseException:
         self.bulkhead.release()
-        await self.breaker.afailed(exc, probe, time.perf_counter() - started)
+        await self.breaker.afailed(exc, probe, time.perf_counter() - started, count=not retried)
         return self._outcome_error(exc, node, timed_out=timed_out)
 
-    def _success(self, probe: bool, started: float) -> None:
+    def _success(self, probe: bool, started: float, retried: bool = False) -> None:
         self.bulkhead.release()
-        self.breaker.succeeded(probe, time.perf_counter() - started)
+        self.breaker.succeeded(probe, time.perf_counter() - started, count=not retried)
 
-    async def _asuccess(self, probe: bool, started: float) -> None:
+    async def _asuccess(self, probe: bool, started: float, retried: bool = False) -> None:
         self.bulkhead.release()
-        await self.breaker.asucceeded(probe, time.perf_counter() - started)
+        await self.breaker.asucceeded(probe, time.perf_counter() - started, count=not retried)
 
     def _attempt(
         self,
@@ -263,6 +271,7 @@ class Guard:
         kwargs: dict[str, Any],
         deadline: float,
         node: NodeAttempt | None,
+        retried: bool = False,
     ) -> T:
         probe, left = self._open(deadline, node)
         started = time.perf_counter()
@@ -270,13 +279,13 @@ class Guard:
         try:
             result = func(*args, **kwargs)
         except BaseException as exc:
-            error = self._failure(exc, probe, started, node)
+            error = self._failure(exc, probe, started, node, retried)
             if error is exc:
                 raise
             raise error from exc
         finally:
             _deadline.reset(token)
-        self._success(probe, started)
+        self._success(probe, started, retried)
         return result
 
     async def _aattempt(
@@ -286,6 +295,7 @@ class Guard:
         kwargs: dict[str, Any],
         deadline: float,
         node: NodeAttempt | None,
+        retried: bool = False,
     ) -> T:
         left = self._check_budget(deadline, node)
         if self.breaker._storage.state == STATE_CLOSED and self.bulkhead.try_acquire():
@@ -299,16 +309,16 @@ class Guard:
             async with timeout:
                 result = await func(*args, **kwargs)
         except BaseException as exc:
-            error = await self._afailure(exc, probe, started, node, timeout.expired())
+            error = await self._afailure(exc, probe, started, node, timeout.expired(), retried)
             if error is exc:
                 raise
             raise error from exc
         finally:
             _deadline.reset(token)
         if self.breaker.success_needs_io(probe):
-            await self._asuccess(probe, started)
+            await self._asuccess(probe, started, retried)
         else:
-            self._success(probe, started)
+            self._success(probe, started, retried)
         return result
 
     # The context-manager form (no retry: the body cannot be re-run).
@@ -416,7 +426,7 @@ class Guard:
         def attempt(*args: Any) -> Any:
             if pending:
                 raise pending.pop()
-            return args[0](*args[1:])
+            return args[0](*args[1:], retried=True)
 
         return lambda *args: retrying(attempt, *args)
 
@@ -427,6 +437,6 @@ class Guard:
         async def attempt(*args: Any) -> Any:
             if pending:
                 raise pending.pop()
-            return await args[0](*args[1:])
+            return await args[0](*args[1:], retried=True)
 
         return lambda *args: retrying(attempt, *args)
