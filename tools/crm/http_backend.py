@@ -7,6 +7,9 @@ The API it expects (all JSON, tenant in the ``X-Tenant-ID`` header, Bearer API k
 tau2-bench retail shape. Lookups are POSTed so e-mails and names never appear in URLs, which
 HTTP clients, proxies and servers log.
 
+Every request's timeout is the client's, cut to the deadline of the guarded call
+(``request_timeout``), so sync and async lookups alike end when the call's budget does.
+
 Failures become ``ToolError`` subclasses whose messages carry the status code and nothing the
 server sent back (a body may echo headers); the API key lives in a ``SecretStr`` and in the
 client's default headers only, so it is in no message, log line or repr.
@@ -32,6 +35,7 @@ from tools.errors import (
     RateLimitedError,
     ToolError,
 )
+from tools.resilience.http_timeout import request_timeout
 
 log = logging.getLogger(__name__)
 DEPENDENCY = "crm"
@@ -85,11 +89,11 @@ def _status_error(response: httpx.Response, operation: str) -> ToolError:
     )
 
 
-def _transport_error(exc: httpx.TransportError, operation: str, timeout_s: float) -> ToolError:
+def _transport_error(exc: httpx.TransportError, operation: str) -> ToolError:
     log.warning("crm %s failed: %s", operation, type(exc).__name__)
     if isinstance(exc, httpx.TimeoutException):
         return DependencyTimeoutError(
-            f"the CRM did not answer the {operation} request within {timeout_s:g}s",
+            f"the CRM did not answer the {operation} request in time",
             dependency=DEPENDENCY,
         )
     return DependencyError(
@@ -141,13 +145,14 @@ class HTTPCRMBackend(CRMBackend):
             raise ValueError("crm.base_url is required for the HTTP CRM backend")
         self.base_url = config.base_url.rstrip("/")
         self.timeout_s = config.timeout_s
+        self._timeout = httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s)
         headers = {"Accept": "application/json"}
         if config.api_key is not None:
             headers["Authorization"] = f"Bearer {config.api_key.get_secret_value()}"
         options: dict[str, Any] = {
             "base_url": self.base_url,
             "headers": headers,
-            "timeout": httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s),
+            "timeout": self._timeout,
             "limits": httpx.Limits(max_connections=config.max_connections),
             "follow_redirects": False,
         }
@@ -161,19 +166,29 @@ class HTTPCRMBackend(CRMBackend):
         self, method: str, path: str, tenant_id: str, body: Any, operation: str
     ) -> httpx.Response:
         try:
-            return self._client.request(method, path, json=body, headers={"X-Tenant-ID": tenant_id})
+            return self._client.request(
+                method,
+                path,
+                json=body,
+                headers={"X-Tenant-ID": tenant_id},
+                timeout=request_timeout(self._timeout),
+            )
         except httpx.TransportError as exc:
-            raise _transport_error(exc, operation, self.timeout_s) from None
+            raise _transport_error(exc, operation) from None
 
     async def _asend(
         self, method: str, path: str, tenant_id: str, body: Any, operation: str
     ) -> httpx.Response:
         try:
             return await self._aclient.request(
-                method, path, json=body, headers={"X-Tenant-ID": tenant_id}
+                method,
+                path,
+                json=body,
+                headers={"X-Tenant-ID": tenant_id},
+                timeout=request_timeout(self._timeout),
             )
         except httpx.TransportError as exc:
-            raise _transport_error(exc, operation, self.timeout_s) from None
+            raise _transport_error(exc, operation) from None
 
     def find_customers(self, tenant_id: str, query: CustomerQuery, limit: int) -> list[Customer]:
         response = self._send(

@@ -3,7 +3,8 @@
 The body is signed with HMAC-SHA256 over ``"{timestamp}.{body}"`` (header
 ``X-Support-Signature: t=<unix>,v1=<hex>``), so a receiver can verify origin and reject
 replays; ``Idempotency-Key`` is the ticket id, so a retried or repeated delivery is one ticket
-on the receiving side too. The secret is read only to sign; it is in no message or repr.
+on the receiving side too. Each request's timeout is cut to the delivery's deadline, sync and
+async alike. The secret is read only to sign; it is in no message or repr.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import httpx
 from storage.tickets import Ticket
 from tools.config import EscalationConfig
 from tools.errors import DependencyError, DependencyTimeoutError, ToolError
+from tools.resilience.http_timeout import request_timeout
 
 if TYPE_CHECKING:
     from tools.resilience import Resilience
@@ -84,9 +86,9 @@ class TicketWebhook:
             raise ValueError("escalation.webhook_url is not set")
         self.url = config.webhook_url
         self._secret = config.webhook_secret
-        timeout = httpx.Timeout(config.webhook_timeout_s)
-        self._client = httpx.Client(timeout=timeout, follow_redirects=False)
-        self._aclient = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+        self._timeout = httpx.Timeout(config.webhook_timeout_s)
+        self._client = httpx.Client(timeout=self._timeout, follow_redirects=False)
+        self._aclient = httpx.AsyncClient(timeout=self._timeout, follow_redirects=False)
         # A claim older than one whole guarded delivery (every attempt, every backoff) is
         # abandoned: its holder crashed or hung, and the next caller may deliver instead.
         policy = resilience.policy(DEPENDENCY)
@@ -108,7 +110,9 @@ class TicketWebhook:
     def _post(self, ticket: Ticket) -> None:
         body, headers = self._request(ticket)
         try:
-            response = self._client.post(self.url, content=body, headers=headers)
+            response = self._client.post(
+                self.url, content=body, headers=headers, timeout=request_timeout(self._timeout)
+            )
         except httpx.TransportError as exc:
             raise _failure(exc) from None
         _check(response)
@@ -116,7 +120,9 @@ class TicketWebhook:
     async def _apost(self, ticket: Ticket) -> None:
         body, headers = self._request(ticket)
         try:
-            response = await self._aclient.post(self.url, content=body, headers=headers)
+            response = await self._aclient.post(
+                self.url, content=body, headers=headers, timeout=request_timeout(self._timeout)
+            )
         except httpx.TransportError as exc:
             raise _failure(exc) from None
         _check(response)
