@@ -210,11 +210,6 @@ class VectorStore:
             for doc, distance in found
         ]
 
-    async def asearch(
-        self, vector: Sequence[float], k: int, where: Mapping[str, Any] | None = None
-    ) -> list[ScoredChunk]:
-        return await asyncio.to_thread(self.search, vector, k, where)
-
     def ids_where(self, where: Mapping[str, Any] | None = None) -> dict[str, Mapping[str, Any]]:
         """Ids and metadata of every chunk matching ``where`` (all chunks when None)."""
         with self._gate.shared():

@@ -6,8 +6,9 @@ not consume rate-limit or bulkhead capacity meant for the embedding model and Ch
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -84,7 +85,12 @@ class KnowledgeBase:
         self.cache = cache if config.cache_ttl_s > 0 else None
         self._fetch: Callable[..., list[SearchResult]] = self._fetch_uncached
         self._afetch: Callable[..., Any] = self._afetch_uncached
+        # The vector store's blocking client runs in the resilience executor, not the loop's
+        # default one: a hung Chroma server then ties up that bounded pool only, never the
+        # threads local embedding (and everything else using asyncio.to_thread) needs.
+        self._run_blocking: Callable[..., Awaitable[Any]] = asyncio.to_thread
         if resilience is not None:
+            self._run_blocking = resilience.executor.run
             self._fetch = resilience.guard(DEPENDENCY, operation="search")(self._fetch_uncached)
             self._afetch = resilience.guard(DEPENDENCY, operation="search")(self._afetch_uncached)
 
@@ -147,7 +153,8 @@ class KnowledgeBase:
                 if query_embedding is None
                 else query_embedding
             )
-            return [_result(c) for c in await self.store.asearch(vector, k, where)]
+            found = await self._run_blocking(self.store.search, vector, k, where)
+            return [_result(c) for c in found]
         except ToolError:
             raise
         except Exception as exc:

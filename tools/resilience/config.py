@@ -216,7 +216,10 @@ class ResilienceConfig(BaseModel):
         default=86_400, ge=60, description="Expiry of breaker and rate-limit keys in Redis."
     )
     executor_max_workers: int = Field(
-        default=8, ge=1, le=256, description="Threads running sync work for async callers."
+        default=8,
+        ge=1,
+        le=256,
+        description="Threads for blocking dependency clients (the vector store) called from async code.",
     )
 
     @model_validator(mode="before")

@@ -1,9 +1,11 @@
-"""The one bounded thread pool that runs sync work for async callers.
+"""The one bounded thread pool for blocking dependency clients called from async code.
 
-``asyncio.to_thread`` uses the loop's default executor, which nobody shuts down and
-whose size nobody chose. This pool is created on first use, bounded, carries the
-caller's contextvars (deadline, call scope, tracing) into the thread, and is shut down
-by ``Resilience.close()``.
+Used for the vector store's client (``KnowledgeBase``), whose calls cross the network
+and can hang on a dead server. In the loop's default executor they could occupy every
+thread and starve local embedding and other ``asyncio.to_thread`` work; here they can
+take at most ``resilience.executor_max_workers`` threads. The pool is created on first
+use, carries the caller's contextvars (deadline, call scope, tracing) into the thread,
+and is shut down by ``Resilience.close()``.
 """
 
 from __future__ import annotations
