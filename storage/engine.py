@@ -2,7 +2,7 @@
 
 One ``Database`` owns a sync and an async engine on the same URL so that LangChain's paired
 sync/async APIs share pool settings. Hot paths use Core statements on a connection from
-``transaction()`` / ``atransaction()``; an ORM session is available for the rare complex write.
+``transaction()`` / ``atransaction()``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import QueuePool
-from sqlmodel import Session
 
 from storage.config import DatabaseConfig
 
@@ -140,17 +139,6 @@ class Database:
     def aautocommit(self) -> AsyncConnection:
         """The async counterpart of ``autocommit`` (use it in ``async with``)."""
         return self.async_autocommit_engine.connect()
-
-    @contextlib.contextmanager
-    def session(self) -> Iterator[Session]:
-        """An ORM session that commits on success, rolls back on error, always closes."""
-        with Session(self.engine) as session:
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
 
     def truncate_wal(self) -> None:
         """SQLite: leave no copy of deleted rows in the WAL. Postgres: nothing to do."""

@@ -12,7 +12,6 @@ import inspect
 import logging
 import threading
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Any, TypeVar
 
 from pybreaker import (
@@ -202,17 +201,6 @@ class Resilience:
             return guarded  # type: ignore[return-value]
 
         return decorate
-
-    def guarding(
-        self, dependency: str, *, operation: str | None = None
-    ) -> AbstractContextManager[None]:
-        """``with resilience.guarding("crm"): ...`` — every layer except retry."""
-        return self._guard(dependency, operation, False).guarding()
-
-    def aguarding(
-        self, dependency: str, *, operation: str | None = None
-    ) -> AbstractAsyncContextManager[None]:
-        return self._guard(dependency, operation, False).aguarding()
 
     def breaker_state(self, dependency: str) -> str:
         """ "closed", "open" or "half-open" (as this process last saw it)."""

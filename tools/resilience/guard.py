@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from langgraph.errors import GraphBubbleUp
@@ -320,68 +319,6 @@ class Guard:
         else:
             self._success(probe, started, retried)
         return result
-
-    # The context-manager form (no retry: the body cannot be re-run).
-
-    @contextmanager
-    def guarding(self) -> Iterator[None]:
-        span, deadline, node = self._begin()
-        token = _deadline.set(deadline)
-        try:
-            if self._rate_limited:
-                self.limiter.check(self._limit_name, self.policy, current_scope())
-            probe, left = self._open(deadline, node)
-            started = time.perf_counter()
-            attempt_token = _deadline.set(time.monotonic() + left)
-            try:
-                yield
-            except BaseException as exc:
-                error = self._failure(exc, probe, started, node)
-                if error is exc:
-                    raise
-                raise error from exc
-            finally:
-                _deadline.reset(attempt_token)
-            self._success(probe, started)
-        except GraphBubbleUp:
-            raise
-        except BaseException as error:
-            self._failed(span, error)
-            raise
-        finally:
-            _deadline.reset(token)
-            span.end()
-
-    @asynccontextmanager
-    async def aguarding(self) -> AsyncIterator[None]:
-        span, deadline, node = self._begin()
-        token = _deadline.set(deadline)
-        try:
-            if self._rate_limited:
-                await self.limiter.acheck(self._limit_name, self.policy, current_scope())
-            probe, left = await self._aopen(self._check_budget(deadline, node))
-            started = time.perf_counter()
-            attempt_token = _deadline.set(time.monotonic() + left)
-            timeout = asyncio.timeout(left)
-            try:
-                async with timeout:
-                    yield
-            except BaseException as exc:
-                error = await self._afailure(exc, probe, started, node, timeout.expired())
-                if error is exc:
-                    raise
-                raise error from exc
-            finally:
-                _deadline.reset(attempt_token)
-            await self._asuccess(probe, started)
-        except GraphBubbleUp:
-            raise
-        except BaseException as error:
-            self._failed(span, error)
-            raise
-        finally:
-            _deadline.reset(token)
-            span.end()
 
     # Retry: tenacity, entered only after a first retryable failure.
 
