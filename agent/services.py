@@ -36,7 +36,7 @@ from tools.knowledge_base.factory import KnowledgeBaseStack, open_knowledge_base
 from tools.knowledge_base.ingest import Ingestor
 from tools.knowledge_base.search import KnowledgeBase
 from tools.registry import ToolDependencies, ToolRegistry
-from tools.resilience import Resilience
+from tools.resilience import Resilience, remaining
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class Services:
         """Build everything; on a failure part-way, close what was already opened."""
         opened: list[Callable[[], object]] = []
         try:
-            database = Database(settings.database)
+            database = Database(settings.database, time_left=remaining)
             opened.append(database.dispose)
             ensure_schema(database)
             redis = RedisHandle.from_config(settings.redis)

@@ -8,7 +8,7 @@ sync/async APIs share pool settings. Hot paths use Core statements on a connecti
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +39,16 @@ def _urls(config: DatabaseConfig) -> tuple[URL, URL]:
 
 
 class Database:
-    """The relational store: engines, transaction scopes, pool statistics, shutdown."""
+    """The relational store: engines, transaction scopes, pool statistics, shutdown.
 
-    def __init__(self, config: DatabaseConfig) -> None:
+    ``time_left`` (the resilience layer's ``deadline.remaining``) makes every Postgres
+    statement's ``statement_timeout`` the time left in the calling operation's deadline,
+    so a sync statement cannot outlive the deadline of the call that issued it.
+    """
+
+    def __init__(
+        self, config: DatabaseConfig, *, time_left: Callable[[], float | None] | None = None
+    ) -> None:
         self.config = config
         sync_url, async_url = _urls(config)
         self.backend = "sqlite" if sync_url.get_backend_name() == "sqlite" else "postgresql"
@@ -92,6 +99,9 @@ class Database:
             self.async_autocommit_engine = create_async_engine(
                 async_url, isolation_level="AUTOCOMMIT", **async_options
             )
+            if time_left is not None:
+                for engine in self.engines:
+                    _bound_statements(engine, config.statement_timeout_ms, time_left)
 
     @property
     def engines(self) -> list[Engine]:
@@ -174,6 +184,42 @@ class Database:
         if self.backend == "postgresql":
             await self.async_autocommit_engine.dispose()
         self.dispose()
+
+
+# statement_timeout is changed only when the value in force is this far from the wanted one
+# (either way): a call's first statement, whose deadline is about the attempt timeout, then
+# costs no extra round trip; a late retry, or a caller's tighter budget, does.
+_SLACK = 0.8
+
+
+def _bound_statements(
+    engine: Engine, default_ms: int, time_left: Callable[[], float | None]
+) -> None:
+    """Before each statement, make ``statement_timeout`` the time left in the deadline (at
+    most the configured value), or the configured value outside a deadline. The value in
+    force is remembered per DBAPI connection, so the steady state costs nothing; a rollback
+    may undo a SET made in its transaction, so it forgets the value."""
+    key = "support_statement_timeout_ms"
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before(conn: Connection, cursor: Any, *_args: Any) -> None:
+        left = time_left()
+        current = conn.info.get(key, default_ms)
+        if left is None:
+            wanted = default_ms
+            if current == wanted:
+                return
+        else:
+            left_ms = max(1, int(left * 1000))
+            wanted = min(left_ms, default_ms) if default_ms else left_ms
+            if current and wanted * _SLACK <= current <= wanted / _SLACK:
+                return
+        cursor.execute(f"SET statement_timeout = {int(wanted)}")
+        conn.info[key] = wanted
+
+    @event.listens_for(engine, "rollback")
+    def _rolled_back(conn: Connection) -> None:
+        conn.info.pop(key, None)
 
 
 def _pool_numbers(engine: Engine) -> dict[str, int]:
