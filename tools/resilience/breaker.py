@@ -1,10 +1,11 @@
 """A pybreaker ``CircuitBreaker`` that works on asyncio and never serialises calls.
 
 pybreaker 1.4.x (pinned ``>=1.4.1,<1.5``) is kept for its API: state names, state objects,
-``CircuitBreakerError``, listeners, ``open()/half_open()/close()``, ``calling()``. What it
-gets wrong for us is replaced:
-- ``call()`` held a lock for the whole call; here the lock only guards transitions.
-- ``async def`` functions were never awaited; ``acall``/``acalling`` and the decorator await.
+``CircuitBreakerError``, listeners, ``open()/half_open()/close()``. Calls go through
+``Resilience.guard``, which uses the building blocks here (``admit``, ``succeeded``,
+``failed``); pybreaker's ``call()``/``calling()``/decorator are refused (they held a lock
+for the whole call and never awaited ``async def`` functions). What else it gets wrong for
+us is replaced:
 - half-open admitted everyone; here ``half_open_permits`` probes run, the rest are refused.
 - excluded errors counted as successes and cancellations as failures; both are now
   ignored (a half-open probe permit is handed back).
@@ -15,12 +16,8 @@ The storage decides every transition, so the same breaker runs on in-process sta
 from __future__ import annotations
 
 import asyncio
-import functools
-import inspect
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from langgraph.errors import GraphBubbleUp
 from pybreaker import (
@@ -33,11 +30,11 @@ from pybreaker import (
 )
 
 from tools.errors import BulkheadFullError, CallerError, CircuitOpenError, RateLimitedError
-from tools.resilience.breaker_storage import BreakerStorage, LocalBreakerStorage, rejection
+from tools.resilience.breaker_storage import BreakerStorage, LocalBreakerStorage
 from tools.resilience.classify import REFUSED_VALUES
 from tools.resilience.window import SlidingWindow
 
-T = TypeVar("T")
+_USE_THE_GUARD = "call dependencies through Resilience.guard(dependency); Breaker only keeps state"
 
 # Not outcomes of the dependency: the caller gave up, a limit in front of it refused, or the
 # request itself was wrong (bad input, not found, not authorized, a value the database refused):
@@ -198,97 +195,21 @@ class Breaker(CircuitBreaker):
         if self._storage.state == STATE_CLOSED:
             self._storage.force(self, STATE_OPEN)
 
-    def _tripped_error(self, exc: BaseException, was: str) -> BaseException:
-        if self._throw_new_error_on_trip and was != STATE_OPEN and self.current_state == STATE_OPEN:
-            error = rejection(self, self.reset_timeout)
-            error.__cause__ = exc
-            return error
-        return exc
+    # pybreaker's call styles are refused: the resilience guard is the one way to call a
+    # dependency (it adds the deadline, retry, bulkhead and metrics around these building
+    # blocks), and pybreaker's own versions would hold the lock for the whole call.
 
-    # pybreaker's call styles, fixed for asyncio.
+    def call(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(_USE_THE_GUARD)
 
-    @contextmanager
-    def calling(self) -> Iterator[None]:
-        """``with breaker.calling(): ...`` — also correct around ``await`` expressions."""
-        for listener in self._listeners:
-            listener.before_call(self, self.calling)
-        with self._calling_quiet():
-            yield
+    def call_async(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(_USE_THE_GUARD)
 
-    @asynccontextmanager
-    async def acalling(self) -> AsyncIterator[None]:
-        """Like ``calling`` but shared-state I/O is awaited instead of blocking the loop."""
-        for listener in self._listeners:
-            listener.before_call(self, self.acalling)
-        async with self._acalling_quiet():
-            yield
+    def calling(self) -> Any:
+        raise TypeError(_USE_THE_GUARD)
 
-    def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Call ``func``; an ``async def`` gets a coroutine back that runs under the breaker."""
-        if inspect.iscoroutinefunction(func):
-            return self.acall(func, *args, **kwargs)  # type: ignore[return-value]
-        for listener in self._listeners:
-            listener.before_call(self, func, *args, **kwargs)
-        with self._calling_quiet():
-            return func(*args, **kwargs)
-
-    async def acall(self, func: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
-        for listener in self._listeners:
-            listener.before_call(self, func, *args, **kwargs)
-        async with self._acalling_quiet():
-            return await func(*args, **kwargs)
-
-    def __call__(self, *call_args: Any, **call_kwargs: bool) -> Callable:
-        """Decorator for sync and ``async def`` functions alike."""
-
-        def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-            if inspect.iscoroutinefunction(func):
-
-                @functools.wraps(func)
-                async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                    return await self.acall(func, *args, **kwargs)
-
-                return async_wrapper
-
-            @functools.wraps(func)
-            def wrapper(*args: Any, **kwargs: Any) -> Any:
-                return self.call(func, *args, **kwargs)
-
-            return wrapper
-
-        if call_args:
-            return decorate(call_args[0])
-        return decorate
-
-    @contextmanager
-    def _calling_quiet(self) -> Iterator[None]:
-        probe = self.admit()
-        started = time.perf_counter()
-        try:
-            yield
-        except BaseException as exc:
-            was = self._storage.state
-            self.failed(exc, probe, time.perf_counter() - started)
-            error = self._tripped_error(exc, was)
-            if error is exc:
-                raise
-            raise error from exc
-        self.succeeded(probe, time.perf_counter() - started)
-
-    @asynccontextmanager
-    async def _acalling_quiet(self) -> AsyncIterator[None]:
-        probe = await self.aadmit()
-        started = time.perf_counter()
-        try:
-            yield
-        except BaseException as exc:
-            was = self._storage.state
-            await self.afailed(exc, probe, time.perf_counter() - started)
-            error = self._tripped_error(exc, was)
-            if error is exc:
-                raise
-            raise error from exc
-        await self.asucceeded(probe, time.perf_counter() - started)
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(_USE_THE_GUARD)
 
     def retry_after(self) -> float:
         """Seconds until an open breaker lets a probe through (0 when it is not open)."""
