@@ -68,7 +68,7 @@ async def test_a_hung_vector_store_cannot_starve_local_embedding(
     local embedding, on the loop's own executor, still answers."""
     kb = make_kb(local_embeddings, cache=False)
     kb.ingestor.ingest([write_policy(tmp_path / "docs", 30)])
-    policy = DependencyPolicy(timeout_s=0.5, total_timeout_s=0.5, max_attempts=1)
+    policy = DependencyPolicy(timeout_s=3, total_timeout_s=3, max_attempts=1)
     config = ResilienceConfig(executor_max_workers=2, dependencies={"knowledge_base": policy})
     async with Resilience(config) as resilience:
         guarded = KnowledgeBase(

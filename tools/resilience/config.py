@@ -182,7 +182,6 @@ def kind_defaults(kind: str | None, model_timeout_s: float) -> dict[str, Any]:
         }
     if kind == "database":
         return {
-            "timeout_s": 5.0,
             "failure_rate_threshold": 0.5,
             "window_size": 50,
             "minimum_calls": 10,
