@@ -12,7 +12,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, reject, settings
+from hypothesis import strategies as st
+from langchain_core.exceptions import OutputParserException
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.output_parsers.openai_tools import make_invalid_tool_call, parse_tool_call
 from langchain_openai import ChatOpenAI
 
 from agent.settings import Settings
@@ -229,3 +233,65 @@ async def test_an_empty_reply_is_asked_again_and_no_repair_left_means_offline(
 )
 def test_problems_judges_replies(reply: BaseMessage, usable: bool) -> None:
     assert (problems(reply, TOOLS) is None) is usable
+
+
+async def test_arguments_that_are_json_but_not_an_object_mean_answer_offline(
+    model_server: ModelServer, llm: tuple[Any, Any, Resilience]
+) -> None:
+    """langchain-openai cannot build a message from them (its AIMessage validation fails),
+    so there is nothing to repair: the turn is answered offline, and not retried."""
+    model_server.script(ToolCalls([("get_order", "[1, 2]")]), Text("never asked for"))
+    outcome = await acall_model(llm[0], PROMPT, TOOLS)
+    assert outcome.reply is None
+    assert outcome.failure == "dependency_error"
+    assert len(model_server.requests) == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    text=st.text(max_size=20),
+    calls=st.lists(
+        st.tuples(st.sampled_from(["get_order", "search_knowledge_base", "drop", ""]), st.text()),
+        max_size=4,
+    ),
+)
+def test_every_call_of_an_unusable_reply_gets_a_structured_error(
+    text: str, calls: list[tuple[str, str]]
+) -> None:
+    """Whatever the model sends, a reply is usable or every one of its tool calls is
+    answered by a structured error that does not quote the arguments back."""
+    raw = [
+        {"id": f"c{i}", "type": "function", "function": {"name": name, "arguments": args}}
+        for i, (name, args) in enumerate(calls)
+    ]
+    reply = _from_wire(text, raw)
+    errors = problems(reply, TOOLS)
+    if errors is None:
+        assert reply.text.strip() or reply.tool_calls
+        assert not reply.invalid_tool_calls
+        assert {c["name"] for c in reply.tool_calls} <= TOOLS
+        return
+    assert len(errors) == len(reply.tool_calls) + len(reply.invalid_tool_calls)
+    for error in errors:
+        payload = json.loads(error.content)["error"]
+        assert set(payload) >= {"code", "message", "retryable"}
+        assert payload["retryable"] is True
+    for _, args in calls:
+        if len(args) > 8:
+            assert all(args not in json.loads(e.content)["error"]["message"] for e in errors)
+
+
+def _from_wire(text: str, raw_calls: list[dict[str, Any]]) -> AIMessage:
+    """The AIMessage langchain-openai builds from a response carrying these tool calls
+    (the same public parsers it uses)."""
+    valid, invalid = [], []
+    for raw in raw_calls:
+        try:
+            parsed = parse_tool_call(raw, return_id=True)
+        except OutputParserException as exc:
+            invalid.append(make_invalid_tool_call(raw, str(exc)))
+            continue
+        if not isinstance(parsed["args"], dict):
+            reject()  # the client itself fails on these (see the test above)
+        valid.append(parsed)
+    return AIMessage(text, tool_calls=valid, invalid_tool_calls=invalid)
