@@ -3,8 +3,9 @@
 With ``escalation_policy=handoff`` the run pauses (``interrupt``) with a handoff packet and
 resumes with the person's reply, which is recorded on the ticket. The ticket's idempotency
 key is the thread and the customer's message id, so the re-run of this node on resume finds
-the same ticket. A run without a customer gets a ticket of its own thread (the service keys
-it by conversation), never one shared with other anonymous visitors.
+the same ticket, and the reply is recorded once under that key however many resumes race.
+A run without a customer gets a ticket of its own thread (the service keys it by
+conversation), never one shared with other anonymous visitors.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ async def escalate(
     kind = signals[0]["kind"] if signals else "customer_request"
     reason = kind if kind in TICKET_REASONS else "other"
     levels = [PRIORITIES.index(s.get("priority", "normal")) for s in signals]
+    key = f"turn:{who.session_id}:{state['turn_id']}"
     try:
         result = await deps.call(
             who,
@@ -46,7 +48,7 @@ async def escalate(
             tenant_id=who.tenant_id,
             customer_ref=who.user_id,
             conversation_ref=who.session_id,
-            idempotency_key=f"turn:{who.session_id}:{state['turn_id']}",
+            idempotency_key=key,
             reason=reason,
             summary=state["query"][:1000],
             priority=PRIORITIES[max(levels, default=1)],
@@ -87,6 +89,7 @@ async def escalate(
             ticket.id,
             human["reply"],
             agent=human.get("agent"),
+            reply_key=key,
         )
     except ToolError as exc:
         logger.error("human reply not recorded on the ticket (%s)", exc.code)

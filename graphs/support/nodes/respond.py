@@ -1,8 +1,11 @@
 """respond: the answer of the turn, from the chat model with the tools bound, or offline.
 
 The offline responder (``responder.compose_answer``) always composes an answer first: it is
-the reply when no model is configured, and the fallback when the model fails or asks for
-tools past ``max_tool_rounds``; the turn is then marked ``degraded`` with ``llm``.
+the reply when no model is configured, and the fallback when the model is unavailable
+(breaker open, timeout, server errors) or its reply is unusable after one repair attempt
+(``model_call``: malformed tool calls, unknown tools, an empty reply, tools asked for past
+``max_tool_rounds``); the turn is then marked ``degraded`` with ``llm``, never escalated
+for that reason alone.
 """
 
 from __future__ import annotations
@@ -18,9 +21,9 @@ from graphs.support import prompts
 from graphs.support.context import Context, caller, settings_of
 from graphs.support.dependencies import Dependencies
 from graphs.support.facts import Fact, extract_facts
+from graphs.support.model_call import acall_model
 from graphs.support.responder import compose_answer
 from graphs.support.state import State
-from tools.errors import ToolError
 
 logger = logging.getLogger(__name__)
 
@@ -54,22 +57,26 @@ async def respond(state: State, runtime: Runtime[Context], *, deps: Dependencies
     if name is None:
         return {**resolved, "messages": [AIMessage(answer.text, name="assistant")]}
     rounds = state.get("tool_rounds", 0)
-    model = deps.model(name)
+    model, offered = deps.model(name), set[str]()
     if rounds < knobs.max_tool_rounds and deps.tools:
+        offered = {tool.name for tool in deps.tools}  # what the tools node can run
         with contextlib.suppress(NotImplementedError):  # a model without tool calling
             model = model.bind_tools(list(deps.tools))
     who = caller(runtime, deps.services.settings.tenant_id)
-    try:
-        reply = await deps.call(who, "llm", model.ainvoke, prompt(state))
-    except ToolError as exc:
-        logger.error("chat model failed (%s); answering offline", exc.code)
+    outcome = await acall_model(
+        lambda messages: deps.call(who, "llm", model.ainvoke, messages),
+        prompt(state),
+        offered,
+        repair=rounds < knobs.max_tool_rounds,
+    )
+    if outcome.reply is None:
+        logger.error(
+            "chat model unavailable or its reply unusable (%s); answering offline", outcome.failure
+        )
         return {**resolved, "messages": [offline], "degraded": [*state.get("degraded", []), "llm"]}
-    if not isinstance(reply, AIMessage):
-        reply = AIMessage(str(reply.content))
-    if reply.tool_calls and rounds >= knobs.max_tool_rounds:
-        logger.warning("model asked for tools past max_tool_rounds; answering offline")
-        return {**resolved, "messages": [offline], "degraded": [*state.get("degraded", []), "llm"]}
-    return {**resolved, "messages": [reply], "tool_rounds": rounds + (1 if reply.tool_calls else 0)}
+    reply = outcome.reply
+    rounds += (1 if outcome.repaired else 0) + (1 if reply.tool_calls else 0)
+    return {**resolved, "messages": outcome.messages, "tool_rounds": rounds}
 
 
 def prompt(state: State) -> list[AnyMessage]:
