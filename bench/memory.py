@@ -4,8 +4,7 @@ Per backend (Postgres, SQLite) with N memories in one tenant spread over U users
 cost follows memories per user, the tenant's size only costs an index level):
 - ``remember new / exact dup / near dup``: the store's remember with a precomputed
   embedding (the model's time is its own row), through every dedup tier, in scopes this
-  process has seen (Postgres keeps their snapshots); ``remember new, scope unseen``: the
-  same from a store that keeps none, so each call reads the scope first;
+  the scope's live rows read under its lock on every call (nothing is cached);
 - ``recall``: ranked recall with a precomputed query embedding (fetch, numpy, access update);
 - ``raw INSERT`` / ``raw SELECT``: the same row inserted (one transaction each) and the same
   indexed fetch of one user's rows, with the bare driver (psycopg / sqlite3);
@@ -44,7 +43,7 @@ from storage.embeddings import LocalOnnxEmbeddings
 from storage.engine import Database
 from storage.memory import MemoryStore, Scope, vector_codec
 from storage.memory import normalize as norm
-from storage.memory.tables import bands, memories
+from storage.memory.tables import memories
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 LAYOUTS = [(10_000, 100)]
@@ -142,58 +141,41 @@ class Dataset:
         self.users = [f"user-{i % users}" for i in range(size)]
         self.vectors = unit_vectors(np.random.default_rng(size), size)
 
-    def rows(self, now: float) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    def rows(self, now: float) -> Iterator[dict[str, Any]]:
         for text, user, vector in zip(self.texts, self.users, self.vectors, strict=True):
             normal = norm.normalize(text)
             simhash = norm.simhash(normal)
-            memory_id = uuid.uuid4().hex
-            yield (
-                {
-                    "id": memory_id,
-                    "tenant_id": TENANT,
-                    "user_id": user,
-                    "session_id": None,
-                    "content_type": "fact",
-                    "content": text,
-                    "content_hash": norm.content_hash(normal),
-                    "simhash": norm.to_signed(simhash),
-                    "importance": 0.5,
-                    "access_count": 0,
-                    "metadata_json": "{}",
-                    "embedding": vector_codec.encode(vector),
-                    "created_at": now,
-                    "reinforced_at": now,
-                    "last_accessed_at": None,
-                    "expires_at": None,
-                    "deleted_at": None,
-                },
-                [
-                    {
-                        "memory_id": memory_id,
-                        "band": band,
-                        "value": value,
-                        "tenant_id": TENANT,
-                        "user_id": user,
-                        "content_type": "fact",
-                    }
-                    for band, value in enumerate(norm.bands(simhash))
-                ],
-            )
+            yield {
+                "id": uuid.uuid4().hex,
+                "tenant_id": TENANT,
+                "user_id": user,
+                "session_id": None,
+                "content_type": "fact",
+                "content": text,
+                "content_hash": norm.content_hash(normal),
+                "simhash": norm.to_signed(simhash),
+                "importance": 0.5,
+                "access_count": 0,
+                "metadata_json": "{}",
+                "embedding": vector_codec.encode(vector),
+                "created_at": now,
+                "reinforced_at": now,
+                "last_accessed_at": None,
+                "expires_at": None,
+                "deleted_at": None,
+            }
 
 
 def load(database: Database, data: Dataset) -> None:
-    batch_rows, batch_bands = [], []
+    batch_rows = []
     with database.transaction() as connection:
-        for row, row_bands in data.rows(time.time()):
+        for row in data.rows(time.time()):
             batch_rows.append(row)
-            batch_bands.extend(row_bands)
             if len(batch_rows) == 2_000:
                 connection.execute(insert(memories), batch_rows)
-                connection.execute(insert(bands), batch_bands)
-                batch_rows, batch_bands = [], []
+                batch_rows = []
         if batch_rows:
             connection.execute(insert(memories), batch_rows)
-            connection.execute(insert(bands), batch_bands)
     # Vacuumed too on Postgres: otherwise autovacuum takes the fresh rows' visibility map in
     # hand while the operations are timed, and the first layout measures it.
     with database.autocommit() as connection:
@@ -240,17 +222,10 @@ def store_operations(
     """The store's operations and the bare driver's, keyed by table row name."""
     embeddings = LocalOnnxEmbeddings()
     store = MemoryStore(database, embeddings, MemoryConfig())
-    # Another process, or the first remember of a user here: the scope must be read. It
-    # writes the odd users and `store` the even ones: a write by one to a scope the other
-    # holds a snapshot of would send the other through a refused write and a reread.
-    unseen = MemoryStore(database, embeddings, MemoryConfig(scope_snapshot_mib=0))
     rng = random.Random(1)
     total = OPS + 20
     fresh = unit_vectors(np.random.default_rng(2), 3 * total)
     texts = [sentence(rng, 10_000_000 + i) for i in range(total)]
-    unseen_texts = [sentence(rng, 40_000_000 + i) for i in range(total)]
-    for k in range(0, data.user_count, 2):  # this process has seen its users once
-        store.remember(Scope(TENANT, data.users[k]), f"warm-up note {k}", embedding=fresh[-1])
     raw_texts = [sentence(rng, 20_000_000 + i) for i in range(total)]
     queries = unit_vectors(np.random.default_rng(3), total)
 
@@ -259,10 +234,6 @@ def store_operations(
 
     def remember_new(i: int) -> None:
         assert not store.remember(scope(2 * i), texts[i], embedding=fresh[i]).deduped
-
-    def remember_new_unseen(i: int) -> None:
-        result = unseen.remember(scope(2 * i + 1), unseen_texts[i], embedding=fresh[2 * total + i])
-        assert not result.deduped
 
     def remember_exact(i: int) -> None:
         j = (i * 74) % data.size
@@ -280,7 +251,6 @@ def store_operations(
 
     return {
         "remember new": remember_new,
-        "remember new, scope unseen": remember_new_unseen,
         "remember exact dup": remember_exact,
         "remember near dup": remember_near,
         "recall (k=5)": recall,
@@ -462,7 +432,6 @@ def print_table(
     print("-" * len(header))
     names = [
         "remember new",
-        "remember new, scope unseen",
         "remember exact dup",
         "remember near dup",
         "recall (k=5)",
@@ -483,10 +452,6 @@ def print_table(
     print(
         f"  remember new / raw INSERT:        pg {ratio(pg.get('remember new'), pg.get('raw INSERT'))}"
         f"   sqlite {ratio(lite.get('remember new'), lite.get('raw INSERT'))}"
-    )
-    print(
-        f"  unseen scope / raw INSERT:        pg {ratio(pg.get('remember new, scope unseen'), pg.get('raw INSERT'))}"
-        f"   sqlite {ratio(lite.get('remember new, scope unseen'), lite.get('raw INSERT'))}"
     )
     print(
         f"  remember new / PostgresStore put: pg {ratio(pg.get('remember new'), pg.get('PostgresStore put'))}"

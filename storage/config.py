@@ -12,6 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
+from storage.memory_types import default_ttls
+
 
 def split_password(url: str) -> tuple[str, str | None]:
     """Remove a password embedded in a URL so it can live in a ``SecretStr`` instead."""
@@ -176,8 +178,9 @@ class MemoryConfig(BaseModel):
         default=30.0, gt=0, description="Importance halves after this long without reinforcement."
     )
     ttl_s: dict[str, int | None] = Field(
-        default_factory=lambda: {"episode": 30 * 86_400, "session": 86_400},
-        description="TTL in seconds per content type (missing or null: default_ttl_s).",
+        default_factory=default_ttls,
+        description="TTL in seconds per content type (missing or null: default_ttl_s); "
+        "defaults in storage/memory/types.py.",
     )
     default_ttl_s: int | None = Field(
         default=None, ge=1, description="TTL for content types not in ttl_s (empty: keep)."
@@ -188,22 +191,13 @@ class MemoryConfig(BaseModel):
         description="A forgotten memory's text is hard-deleted by the first sweep after this.",
     )
     sweep_batch_size: int = Field(default=500, ge=1, le=10_000, description="Rows per sweep batch.")
-    scope_snapshot_mib: int = Field(
-        default=256,
-        ge=0,
+    supersede_threshold: float = Field(
+        default=0.85,
+        gt=0,
+        le=1,
         description=(
-            "Postgres: MiB each process may keep in dedup snapshots of recent scopes (ids, "
-            "hashes, float32 vectors; no text; ~2.8 KiB per memory at 384 dimensions), so "
-            "remembering a new fact is one round trip (0: off)."
-        ),
-    )
-    scope_snapshot_ttl_s: float = Field(
-        default=60.0,
-        ge=0,
-        description=(
-            "Postgres: seconds a dedup snapshot is used before it is read again; also how long "
-            "after its last use a user erased through another process can linger in this "
-            "one's memory (until this process next remembers anything)."
+            "Cosine at or above which a memory of the same type that says the opposite (a "
+            "negation or direction flipped, nothing else different) is replaced by the new one."
         ),
     )
     max_content_chars: int = Field(

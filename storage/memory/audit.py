@@ -16,7 +16,7 @@ from sqlalchemy import Insert, insert
 from storage.memory.scope import Scope
 from storage.memory.tables import audit
 
-Action = Literal["remember", "dedup", "forget", "sweep", "purge"]
+Action = Literal["remember", "dedup", "supersede", "forget", "sweep", "purge"]
 
 
 def entry(

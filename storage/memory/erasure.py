@@ -2,8 +2,8 @@
 
 forget hides a memory at once and the sweep hard-deletes its text after
 ``forget_grace_s`` (an undo window for operators); purge removes everything immediately:
-memories with their vectors (stored in the same row), SimHash bands and the user's audit
-entries, leaving one audit entry that names the subject only by a sha256. On SQLite the
+memories with their vectors (stored in the same row), superseded ones included, and the
+user's audit entries, leaving one audit entry that names the subject only by a sha256. On SQLite the
 freed pages are zeroed and the WAL is checkpointed (see ``MemoryStore.purge``), so the text
 is not left in the file either; on Postgres dead tuples remain until (auto)vacuum.
 """
@@ -24,7 +24,7 @@ from storage.memory.models import MemoryRecord, iso
 from storage.memory.queries import RECORD_COLUMNS, in_scope, live, owned_by
 from storage.memory.scope import Scope
 from storage.memory.tables import audit as audit_table
-from storage.memory.tables import bands, memories, scope_versions
+from storage.memory.tables import memories
 
 _MEMORY_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -37,22 +37,7 @@ def validate_memory_id(memory_id: object) -> str:
     return memory_id
 
 
-def _stale_snapshots(tenant_id: str, user_id: str) -> Step:
-    """Every process's snapshot of the user's scopes goes stale (see ``scope_snapshots``).
-
-    First in every erasure, as in remember: the version row is always locked before any
-    memory row, so the two never deadlock.
-    """
-    return Step(
-        delete(scope_versions).where(
-            scope_versions.c.tenant_id == tenant_id, scope_versions.c.user_id == user_id
-        ),
-        "rowcount",
-    )
-
-
 def forget_plan(*, scope: Scope, memory_id: str, now: float) -> Plan[bool]:
-    yield _stale_snapshots(scope.tenant_id, scope.user_id)
     forgotten = yield Step(
         update(memories)
         .where(in_scope(scope), memories.c.id == memory_id, live(now))
@@ -68,7 +53,7 @@ def forget_plan(*, scope: Scope, memory_id: str, now: float) -> Plan[bool]:
 
 def export_plan(*, tenant_id: str, user_id: str, now: float) -> Plan[dict[str, Any]]:
     rows = yield Step(
-        select(*RECORD_COLUMNS, memories.c.deleted_at)
+        select(*RECORD_COLUMNS, memories.c.deleted_at, memories.c.superseded_by)
         .where(owned_by(tenant_id, user_id))
         .order_by(memories.c.created_at, memories.c.id)
     )
@@ -81,8 +66,11 @@ def export_plan(*, tenant_id: str, user_id: str, now: float) -> Plan[dict[str, A
     for row in rows:
         record = MemoryRecord.from_row(row).to_dict()
         record["deleted_at"] = iso(row.deleted_at)
+        record["superseded_by"] = row.superseded_by
         if row.deleted_at is not None:
             record["state"] = "forgotten"
+        elif row.superseded_by is not None:
+            record["state"] = "superseded"
         elif row.expires_at is not None and row.expires_at <= now:
             record["state"] = "expired"
         else:
@@ -110,11 +98,6 @@ def purge_plan(*, tenant_id: str, user_id: str, now: float, backend: str) -> Pla
     if backend == "sqlite":
         # Zero freed pages so the text does not linger in the file's free list.
         yield Step(text("PRAGMA secure_delete = ON"), "rowcount")
-    yield _stale_snapshots(tenant_id, user_id)
-    band_count = yield Step(
-        delete(bands).where(bands.c.tenant_id == tenant_id, bands.c.user_id == user_id),
-        "rowcount",
-    )
     vector_count = yield Step(
         select(func.count(memories.c.embedding)).where(owned_by(tenant_id, user_id)), "scalar"
     )
@@ -128,7 +111,6 @@ def purge_plan(*, tenant_id: str, user_id: str, now: float, backend: str) -> Pla
     counts = {
         "memories": memory_count,
         "vectors": vector_count or 0,
-        "simhash_bands": band_count,
         "audit_entries": audit_count,
     }
     subject = hashlib.sha256(f"{tenant_id}\x00{user_id}".encode()).hexdigest()

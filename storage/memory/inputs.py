@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import re
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -18,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from storage.config import MemoryConfig
 from storage.memory.errors import InvalidMemoryInputError
+from storage.memory_types import CONTENT_TYPES
 from storage.text import clean_text
 
-CONTENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 MAX_TTL_S = 10 * 365 * 86_400
 MAX_DIMENSION = 8_192
 
@@ -58,11 +57,17 @@ def _depth(value: Any, limit: int) -> int:
     return deepest
 
 
+def _known_type(value: str) -> str:
+    if value not in CONTENT_TYPES:
+        raise ValueError(f"{value[:40]!r} is not a memory type (one of {', '.join(CONTENT_TYPES)})")
+    return value
+
+
 class RememberInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     content: str
-    content_type: str = Field(default="fact", pattern=CONTENT_TYPE_PATTERN)
+    content_type: str = "fact"
     importance: float = Field(default=0.5, ge=0, le=1, allow_inf_nan=False)
     metadata: dict[str, Any] = Field(default_factory=dict)
     ttl_s: int | None = Field(default=None, ge=1, le=MAX_TTL_S)
@@ -71,6 +76,11 @@ class RememberInput(BaseModel):
     @classmethod
     def _content(cls, value: str, info: ValidationInfo) -> str:
         return _bounded_text(value, info)
+
+    @field_validator("content_type")
+    @classmethod
+    def _content_type(cls, value: str) -> str:
+        return _known_type(value)
 
     @field_validator("metadata")
     @classmethod
@@ -111,10 +121,7 @@ class RecallInput(BaseModel):
     def _content_types(cls, value: list[str] | None) -> list[str] | None:
         if value is not None:
             for item in value:
-                if not re.fullmatch(CONTENT_TYPE_PATTERN, item):
-                    raise ValueError(
-                        f"{item[:40]!r} is not a content type ({CONTENT_TYPE_PATTERN})"
-                    )
+                _known_type(item)
         return value
 
     @field_validator("limit")

@@ -65,6 +65,8 @@ class RememberResult:
     deduped: bool
     dedup_tier: DedupTier | None = None
     duplicate_of: str | None = None
+    # The memories this one corrected: no longer current, kept for audit until purged.
+    superseded: tuple[MemoryRecord, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,9 +58,11 @@ def expired(now: Time) -> ColumnElement[bool]:
 
 
 def live(now: Time) -> ColumnElement[bool]:
-    """Neither forgotten nor past its TTL: expired rows are invisible before any sweep."""
+    """Current: not forgotten, not superseded by a correction, not past its TTL (expired
+    rows are invisible before any sweep)."""
     return and_(
         memories.c.deleted_at.is_(None),
+        memories.c.superseded_by.is_(None),
         or_(memories.c.expires_at.is_(None), memories.c.expires_at > now),
     )
 

@@ -43,8 +43,8 @@ def _fetch(by_type: bool) -> Select:
 @functools.cache
 def _touch(backend: str) -> Update:
     if backend == "postgresql":
-        # One array parameter instead of an expanding IN list, so the statement is the same
-        # SQL text for any number of ids and can be sent precompiled (see ``Step``).
+        # One array parameter instead of an expanding IN list: the same SQL text for any
+        # number of ids, so it is compiled once.
         ids = memories.c.id == any_(bindparam("ids", type_=ARRAY(String)))
     else:
         ids = memories.c.id.in_(bindparam("ids", expanding=True))
@@ -78,12 +78,10 @@ def recall_plan(
     }
     if request.content_types:
         parameters["content_types"] = request.content_types
-    postgres = backend == "postgresql"
     rows = yield Step(
         _fetch(bool(request.content_types)),
         "all",
         parameters,
-        precompiled=postgres and not request.content_types,
     )
     vectors = Vectors.read(rows, query.shape[0])
     ranked = top_scores(vectors, query, now, config.half_life_days * 86_400, request.limit)
@@ -93,7 +91,6 @@ def recall_plan(
         _touch(backend),
         "all",
         {**scope_parameters(scope), "now": now, "ids": [memory_id for memory_id, _ in ranked]},
-        precompiled=postgres,
     )
     records = {row.id: MemoryRecord.from_row(row) for row in touched}
     return [

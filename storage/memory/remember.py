@@ -1,133 +1,59 @@
-"""remember(): dedup tiers, cheapest first, in one transaction.
+"""remember(): one algorithm, one transaction, on SQLite and Postgres alike.
 
-1. exact: the INSERT itself. ``ON CONFLICT (tenant, user, type, sha256) DO UPDATE`` on the
-   partial unique index of live rows lets the database settle concurrent inserts of one fact
-   (Postgres and SQLite alike); the conflicting branch refreshes the existing memory, or, when
-   that row is past its TTL, revives it in place as a new memory.
-2. near: the fresh row's SimHash bands are looked up by equality (an index, never a scan) and
-   candidates within the Hamming radius that mention the same numbers count as duplicates
-   (on short texts "order 1001" and "order 1002" are a few bits apart).
-3. semantic: cosine of the new embedding against the scope's live embeddings of that type,
-   at or above the threshold and only if both texts mention the same numbers.
-A tier-2/3 duplicate deletes the just-inserted row before commit (nobody ever saw it; its
-bands go with it by ON DELETE CASCADE) and refreshes the existing memory instead. Every
-outcome writes an audit entry. Statements are built once per backend with bind parameters.
+1. lock the customer's scope: ``pg_advisory_xact_lock`` of a hash of (tenant, user) on
+   Postgres; on SQLite a write statement that matches nothing, which takes the database's
+   write lock (so the transaction never has to upgrade a read lock, which could deadlock);
+2. read the scope's live memories without their text (ids, hashes, SimHashes, slot keys,
+   vectors) and shortlist the few that matter; read only those texts (``decide``);
+3. write the outcome: refresh the duplicate, or insert the new memory and mark the memories
+   it corrects as superseded by it; each with its audit entry.
+Because the decision is taken under the lock from rows read after it, concurrent remembers of
+one customer see each other's writes: two corrections never both stay current, and two
+paraphrases arriving at once are merged. The unique index of live content hashes still
+settles the exact tier in the INSERT itself (ON CONFLICT), for writers that bypass the store.
+Nothing is kept between calls: no process holds a copy of a customer's memories.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sqlalchemy import (
-    Delete,
+    ARRAY,
     Insert,
     Select,
+    String,
     Update,
-    and_,
+    any_,
     bindparam,
     case,
-    delete,
-    or_,
+    false,
+    func,
     select,
     update,
 )
 
 from storage.config import MemoryConfig
-from storage.memory import audit, normalize, vector_codec
+from storage.memory import audit, decide, normalize, slots, vector_codec
+from storage.memory.binary_results import binary_results
 from storage.memory.execution import Plan, Step
 from storage.memory.inputs import RememberInput
-from storage.memory.models import DedupTier, MemoryRecord, RememberResult
-from storage.memory.queries import (
-    RECORD_COLUMNS,
-    Vectors,
-    bound_scope,
-    insert_for,
-    live,
-    scope_parameters,
-    vector_select,
-)
+from storage.memory.models import MemoryRecord, RememberResult
+from storage.memory.queries import RECORD_COLUMNS, bound_scope, insert_for, live, scope_parameters
 from storage.memory.scope import Scope
-from storage.memory.tables import bands, memories
-
-SEMANTIC_CANDIDATES = 3
+from storage.memory.tables import memories
 
 
-@dataclass(frozen=True, slots=True)
-class Fingerprint:
-    content_hash: str
-    simhash: int
-    bands: list[int]
-
-    @classmethod
-    def of(cls, content: str) -> Fingerprint:
-        normal = normalize.normalize(content)
-        simhash = normalize.simhash(normal)
-        return cls(normalize.content_hash(normal), simhash, normalize.bands(simhash))
-
-
-def new_row_parameters(
-    scope: Scope,
-    request: RememberInput,
-    fingerprint: Fingerprint,
-    vector: np.ndarray | None,
-    new_id: str,
-    now: float,
-    expires_at: float | None,
-) -> dict[str, Any]:
-    return {
-        "v_id": new_id,
-        "v_tenant_id": scope.tenant_id,
-        "v_user_id": scope.user_id,
-        "v_session_id": scope.session_id,
-        "v_content_type": request.content_type,
-        "v_content": request.content,
-        "v_content_hash": fingerprint.content_hash,
-        "v_simhash": normalize.to_signed(fingerprint.simhash),
-        "v_importance": request.importance,
-        "v_access_count": 0,
-        "v_metadata_json": request.metadata_json,
-        "v_embedding": None if vector is None else vector_codec.encode(vector),
-        "v_created_at": now,
-        "v_reinforced_at": now,
-        "v_last_accessed_at": None,
-        "v_expires_at": expires_at,
-        "v_deleted_at": None,
-    }
-
-
-def pick_near(candidates: Any, content: str, fingerprint: Fingerprint, radius: int) -> str | None:
-    """Closest (id, simhash, content) candidate within the radius that has the same numbers."""
-    best: tuple[int, str] | None = None
-    for memory_id, simhash, other in candidates:
-        distance = normalize.hamming(simhash, fingerprint.simhash)
-        if distance > radius or not normalize.same_numbers(content, other):
-            continue
-        if best is None or distance < best[0]:
-            best = (distance, memory_id)
-    return None if best is None else best[1]
-
-
-def above_threshold(
-    ids: list[str], matrix: np.ndarray, vector: np.ndarray, threshold: float
-) -> list[str]:
-    """Up to SEMANTIC_CANDIDATES ids at or above the threshold, most similar first."""
-    if not ids:
-        return []
-    similarities = matrix @ vector
-    above = np.flatnonzero(similarities >= threshold)
-    best_first = above[np.argsort(-similarities[above])][:SEMANTIC_CANDIDATES]
-    return [ids[i] for i in best_first]
-
-
-def same_numbers_first(content: str, texts: dict[str, str], ordered: list[str]) -> str | None:
-    for memory_id in ordered:
-        if normalize.same_numbers(content, texts.get(memory_id, "")):
-            return memory_id
-    return None
+def lock_key(scope: Scope) -> int:
+    """A signed 64-bit advisory-lock key for the (tenant, user) scope."""
+    digest = hashlib.blake2b(
+        f"memory\x00{scope.tenant_id}\x00{scope.user_id}".encode(), digest_size=8
+    ).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def ttl_for(config: MemoryConfig, content_type: str, ttl_s: int | None) -> int | None:
@@ -136,74 +62,24 @@ def ttl_for(config: MemoryConfig, content_type: str, ttl_s: int | None) -> int |
     return config.ttl_s.get(content_type) or config.default_ttl_s
 
 
-def new_row_values() -> dict[str, Any]:
-    """One bind parameter per column, named ``v_<column>`` (see ``new_row_parameters``)."""
-    return {column.name: bindparam(f"v_{column.name}", type_=column.type) for column in memories.c}
+@functools.cache
+def _lock(backend: str) -> Any:
+    if backend == "postgresql":
+        return select(func.pg_advisory_xact_lock(bindparam("lock_key")))
+    return update(memories).where(false()).values(access_count=memories.c.access_count)
 
 
 @functools.cache
-def _upsert(backend: str) -> Insert:
-    return upserting(insert_for(backend)(memories).values(new_row_values()))
-
-
-def upserting(statement: Insert) -> Insert:
-    """ON CONFLICT DO UPDATE on the live-hash index: refresh a live duplicate, revive an
-    expired one (its row is reused as the new memory)."""
-    new = statement.excluded
-    # Past its TTL; a NULL expires_at compares as NULL, which CASE takes as false. Written
-    # without ``expired()``'s IS NOT NULL so the statement stays short: psycopg caches the
-    # parsing of statements up to 4 KiB only, and the Postgres write embeds this one.
-    stale = memories.c.expires_at <= new.created_at
-    refreshed = {
-        "importance": case(
-            (new.importance > memories.c.importance, new.importance), else_=memories.c.importance
-        ),
-        "access_count": memories.c.access_count + 1,
-        "last_accessed_at": new.created_at,
-    }
-    set_: dict[str, Any] = {
-        name: case((stale, getattr(new, name)), else_=value) for name, value in refreshed.items()
-    }
-    for name in ("session_id", "content", "metadata_json", "created_at", "embedding"):
-        set_[name] = case((stale, getattr(new, name)), else_=memories.c[name])
-    # Refreshed and revived rows alike take the new values.
-    set_["reinforced_at"] = new.reinforced_at
-    set_["expires_at"] = new.expires_at
-    return statement.on_conflict_do_update(
-        index_elements=["tenant_id", "user_id", "content_type", "content_hash"],
-        index_where=memories.c.deleted_at.is_(None),
-        set_=set_,
-    ).returning(*RECORD_COLUMNS)
-
-
-@functools.cache
-def _near_candidates() -> Select:
-    band_match = [
-        and_(bands.c.band == index, bands.c.value == bindparam(f"band{index}"))
-        for index in range(len(normalize.BAND_WIDTHS))
-    ]
-    return (
-        select(memories.c.id, memories.c.simhash, memories.c.content)
-        .distinct()
-        .select_from(bands.join(memories, memories.c.id == bands.c.memory_id))
-        .where(
-            bands.c.tenant_id == bindparam("scope_tenant"),
-            bands.c.user_id == bindparam("scope_user"),
-            bands.c.content_type == bindparam("type"),
-            or_(*band_match),
-            memories.c.id != bindparam("own_id"),
-            live(bindparam("now")),
-        )
-    )
-
-
-@functools.cache
-def _semantic_candidates() -> Select:
-    return vector_select(
-        bound_scope(),
-        memories.c.content_type == bindparam("type"),
-        memories.c.id != bindparam("own_id"),
-        live(bindparam("now")),
+def _current() -> Select:
+    return binary_results(
+        select(
+            memories.c.id,
+            memories.c.content_type,
+            memories.c.content_hash,
+            memories.c.simhash,
+            memories.c.slots,
+            memories.c.embedding,
+        ).where(bound_scope(), live(bindparam("now")))
     )
 
 
@@ -214,9 +90,37 @@ def _contents() -> Select:
     )
 
 
+def _new_row_values() -> dict[str, Any]:
+    """One bind parameter per column, named ``v_<column>``."""
+    return {column.name: bindparam(f"v_{column.name}", type_=column.type) for column in memories.c}
+
+
 @functools.cache
-def _delete_own() -> Delete:
-    return delete(memories).where(memories.c.id == bindparam("own_id"))
+def _upsert(backend: str) -> Insert:
+    """INSERT, or on the live-hash index refresh a live duplicate / revive an expired one
+    (its row is reused as the new memory)."""
+    statement = insert_for(backend)(memories).values(_new_row_values())
+    new = statement.excluded
+    stale = memories.c.expires_at <= new.created_at  # NULL (no TTL) reads as false in CASE
+    refreshed = {
+        "importance": case(
+            (new.importance > memories.c.importance, new.importance), else_=memories.c.importance
+        ),
+        "access_count": memories.c.access_count + 1,
+        "last_accessed_at": new.created_at,
+    }
+    set_: dict[str, Any] = {
+        name: case((stale, getattr(new, name)), else_=value) for name, value in refreshed.items()
+    }
+    for name in ("session_id", "content", "metadata_json", "created_at", "embedding", "slots"):
+        set_[name] = case((stale, getattr(new, name)), else_=memories.c[name])
+    set_["reinforced_at"] = new.reinforced_at
+    set_["expires_at"] = new.expires_at
+    return statement.on_conflict_do_update(
+        index_elements=["tenant_id", "user_id", "content_type", "content_hash"],
+        index_where=memories.c.deleted_at.is_(None) & memories.c.superseded_by.is_(None),
+        set_=set_,
+    ).returning(*RECORD_COLUMNS)
 
 
 @functools.cache
@@ -239,8 +143,49 @@ def _refresh() -> Update:
 
 
 @functools.cache
-def _insert_bands(backend: str) -> Insert:
-    return insert_for(backend)(bands).on_conflict_do_nothing()
+def _supersede(backend: str) -> Update:
+    if backend == "postgresql":
+        ids = memories.c.id == any_(bindparam("ids", type_=ARRAY(String)))
+    else:
+        ids = memories.c.id.in_(bindparam("ids", expanding=True))
+    return (
+        update(memories)
+        .where(bound_scope(), ids, live(bindparam("now")))
+        .values(superseded_by=bindparam("new_id"), superseded_at=bindparam("now"))
+        .returning(*RECORD_COLUMNS)
+    )
+
+
+def _row(
+    scope: Scope,
+    request: RememberInput,
+    new: decide.NewMemory,
+    new_id: str,
+    now: float,
+    expires_at: float | None,
+) -> dict[str, Any]:
+    return {
+        "v_id": new_id,
+        "v_tenant_id": scope.tenant_id,
+        "v_user_id": scope.user_id,
+        "v_session_id": scope.session_id,
+        "v_content_type": request.content_type,
+        "v_content": request.content,
+        "v_content_hash": new.content_hash,
+        "v_simhash": normalize.to_signed(new.simhash),
+        "v_importance": request.importance,
+        "v_access_count": 0,
+        "v_metadata_json": request.metadata_json,
+        "v_embedding": None if new.vector is None else vector_codec.encode(new.vector),
+        "v_created_at": now,
+        "v_reinforced_at": now,
+        "v_last_accessed_at": None,
+        "v_expires_at": expires_at,
+        "v_deleted_at": None,
+        "v_superseded_by": None,
+        "v_superseded_at": None,
+        "v_slots": slots.keys(new.slot_values),
+    }
 
 
 def remember_plan(
@@ -252,93 +197,67 @@ def remember_plan(
     backend: str,
     now: float,
 ) -> Plan[RememberResult]:
-    fingerprint = Fingerprint.of(request.content)
+    normal = normalize.normalize(request.content)
+    new = decide.NewMemory(
+        content=request.content,
+        content_type=request.content_type,
+        content_hash=normalize.content_hash(normal),
+        simhash=normalize.simhash(normal),
+        slot_values=slots.recognise(request.content),
+        vector=vector,
+    )
     ttl = ttl_for(config, request.content_type, request.ttl_s)
     expires_at = None if ttl is None else now + ttl
-    new_id = uuid.uuid4().hex
-    row = yield Step(
-        _upsert(backend),
-        "one",
-        new_row_parameters(scope, request, fingerprint, vector, new_id, now, expires_at),
-    )
-    memory = MemoryRecord.from_row(row)
-    if memory.id != new_id and memory.access_count > 0:
-        return (yield from _merged(scope, memory, "exact", now))
+    yield Step(_lock(backend), "rowcount", {"lock_key": lock_key(scope)})
+    rows = yield Step(_current(), "all", {**scope_parameters(scope), "now": now})
+    current = decide.Current.read(rows, 0 if vector is None else vector.shape[0])
+    candidates = decide.shortlist(new, current, config)
+    wanted = candidates.ids()
+    texts = dict((yield Step(_contents(), "all", {"ids": wanted}))) if wanted else {}
+    decision = decide.decide(new, candidates, texts)
 
-    lookup = {
-        **scope_parameters(scope),
-        "type": request.content_type,
-        "own_id": memory.id,
-        "now": now,
-    }
-    duplicate = yield from _near_duplicate(lookup, request.content, fingerprint, config)
-    tier: DedupTier = "near"
-    if duplicate is None and vector is not None and config.semantic_dedup:
-        duplicate = yield from _semantic_duplicate(lookup, request.content, vector, config)
-        tier = "semantic"
-    if duplicate is not None:
-        yield Step(_delete_own(), "rowcount", {"own_id": memory.id})
+    if decision.duplicate is not None:
         refreshed = yield Step(
             _refresh(),
             "one",
             {
-                "target_id": duplicate,
+                "target_id": decision.duplicate,
                 "new_importance": request.importance,
                 "now": now,
                 "new_expires_at": expires_at,
             },
         )
-        return (yield from _merged(scope, MemoryRecord.from_row(refreshed), tier, now))
+        memory = MemoryRecord.from_row(refreshed)
+        entry = audit.scoped(scope, "dedup", memory.id, now, tier=decision.tier)
+        yield Step(audit.insert_entry(), "rowcount", entry)
+        return RememberResult(memory, True, decision.tier, memory.id)
 
-    band_rows = [
-        {
-            "memory_id": memory.id,
-            "band": index,
-            "value": value,
-            "tenant_id": scope.tenant_id,
-            "user_id": scope.user_id,
-            "content_type": request.content_type,
-        }
-        for index, value in enumerate(fingerprint.bands)
+    new_id = uuid.uuid4().hex
+    row = yield Step(_upsert(backend), "one", _row(scope, request, new, new_id, now, expires_at))
+    memory = MemoryRecord.from_row(row)
+    if memory.id != new_id and memory.access_count > 0:
+        # A live row this scope's read could not see: written around the store.
+        yield Step(
+            audit.insert_entry(),
+            "rowcount",
+            audit.scoped(scope, "dedup", memory.id, now, tier="exact"),
+        )
+        return RememberResult(memory, True, "exact", memory.id)
+    superseded: tuple[MemoryRecord, ...] = ()
+    if decision.superseded:
+        replaced = yield Step(
+            _supersede(backend),
+            "all",
+            {
+                **scope_parameters(scope),
+                "ids": list(decision.superseded),
+                "new_id": memory.id,
+                "now": now,
+            },
+        )
+        superseded = tuple(MemoryRecord.from_row(old) for old in replaced)
+    entries = [audit.scoped(scope, "remember", memory.id, now)] + [
+        audit.scoped(scope, "supersede", old.id, now, superseded_by=memory.id) for old in superseded
     ]
-    yield Step(_insert_bands(backend), "rowcount", band_rows)
-    yield Step(audit.insert_entry(), "rowcount", audit.scoped(scope, "remember", memory.id, now))
-    return RememberResult(memory=memory, deduped=False)
-
-
-def _near_duplicate(
-    lookup: dict[str, Any], content: str, fingerprint: Fingerprint, config: MemoryConfig
-) -> Plan[str | None]:
-    if config.simhash_radius == 0:
-        return None
-    band_values = {f"band{index}": value for index, value in enumerate(fingerprint.bands)}
-    candidates = yield Step(_near_candidates(), "all", {**lookup, **band_values})
-    return pick_near(candidates, content, fingerprint, config.simhash_radius)
-
-
-def _semantic_duplicate(
-    lookup: dict[str, Any],
-    content: str,
-    vector: np.ndarray,
-    config: MemoryConfig,
-) -> Plan[str | None]:
-    rows = yield Step(
-        _semantic_candidates(),
-        "all",
-        {**lookup, "width": vector_codec.width(vector.shape[0])},
-    )
-    vectors = Vectors.read(rows, vector.shape[0])
-    above = above_threshold(vectors.ids, vectors.matrix, vector, config.semantic_threshold)
-    if not above:
-        return None
-    texts = dict((yield Step(_contents(), "all", {"ids": above})))
-    return same_numbers_first(content, texts, above)
-
-
-def _merged(
-    scope: Scope, memory: MemoryRecord, tier: DedupTier, now: float
-) -> Plan[RememberResult]:
-    yield Step(
-        audit.insert_entry(), "rowcount", audit.scoped(scope, "dedup", memory.id, now, tier=tier)
-    )
-    return RememberResult(memory=memory, deduped=True, dedup_tier=tier, duplicate_of=memory.id)
+    yield Step(audit.insert_entry(), "rowcount", entries if len(entries) > 1 else entries[0])
+    return RememberResult(memory=memory, deduped=False, superseded=superseded)

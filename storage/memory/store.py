@@ -2,9 +2,9 @@
 
 Each call validates its input first (nothing touches the database for bad input), embeds
 outside any transaction (a ~3 ms model call must not hold a connection or SQLite's write
-lock), then runs its plan: every write in exactly one transaction (on Postgres remember's
-write is one statement, see ``remember_postgres``), so a failure leaves nothing behind;
-recall as two autocommit statements (see ``recall``).
+lock), then runs its plan: every write in exactly one transaction, so a failure leaves
+nothing behind; recall as two autocommit statements (see ``recall``). The store keeps no
+copy of any customer's data between calls.
 """
 
 from __future__ import annotations
@@ -29,9 +29,7 @@ from storage.memory.inputs import RecallInput, RememberInput, parse, unit_vector
 from storage.memory.models import RecalledMemory, RememberResult
 from storage.memory.recall import recall_plan
 from storage.memory.remember import remember_plan
-from storage.memory.remember_postgres import remember_plan_postgres
 from storage.memory.scope import Scope, validate_id
-from storage.memory.scope_snapshots import ScopeSnapshots
 from storage.memory.sweep import sweep_batch_plan
 
 T = TypeVar("T")
@@ -68,9 +66,6 @@ class MemoryStore:
         self.database = database
         self.embeddings = embeddings
         self.config = config
-        self.snapshots = ScopeSnapshots(
-            config.scope_snapshot_mib << 20, config.scope_snapshot_ttl_s
-        )
         for engine in database.engines:
             binary_results.enable(engine)
 
@@ -86,7 +81,7 @@ class MemoryStore:
                 return await arun(connection, plan)
 
     def _run_autocommit(self, operation: str, plan: Plan[T]) -> T:
-        """For plans whose statements are each atomic on their own (recall, Postgres remember)."""
+        """For plans whose statements are each atomic on their own (recall)."""
         with _storage_errors(operation), self.database.autocommit() as connection:
             return run(connection, plan)
 
@@ -133,19 +128,8 @@ class MemoryStore:
 
     def _remember(
         self, scope: Scope, request: RememberInput, vector: np.ndarray
-    ) -> tuple[Plan[RememberResult], bool]:
-        """The plan and whether it runs in autocommit (Postgres: each statement atomic)."""
-        if self.database.backend == "postgresql":
-            plan = remember_plan_postgres(
-                scope=scope,
-                request=request,
-                vector=vector,
-                config=self.config,
-                now=time.time(),
-                snapshots=self.snapshots,
-            )
-            return plan, True
-        plan = remember_plan(
+    ) -> Plan[RememberResult]:
+        return remember_plan(
             scope=scope,
             request=request,
             vector=vector,
@@ -153,7 +137,6 @@ class MemoryStore:
             backend=self.database.backend,
             now=time.time(),
         )
-        return plan, False
 
     def _recall(
         self, scope: Scope, request: RecallInput, query: np.ndarray
@@ -176,9 +159,7 @@ class MemoryStore:
         )
 
     def _forget(self, scope: Scope, memory_id: str) -> Plan[bool]:
-        plan = forget_plan(scope=scope, memory_id=validate_memory_id(memory_id), now=time.time())
-        self.snapshots.drop_user(scope.tenant_id, scope.user_id)
-        return plan
+        return forget_plan(scope=scope, memory_id=validate_memory_id(memory_id), now=time.time())
 
     def _sweep_batch(self, batch_size: int | None) -> Plan[tuple[int, int]]:
         return sweep_batch_plan(
@@ -200,7 +181,11 @@ class MemoryStore:
         ttl_s: int | None = None,
         embedding: Vector | None = None,
     ) -> RememberResult:
-        """Store a memory, or refresh the existing one it duplicates (exact, near, semantic)."""
+        """Store a memory, or refresh the existing one it duplicates (exact, near, semantic).
+
+        A memory that corrects current ones (same customer attribute, another value; see
+        ``decide``) supersedes them: the result lists them in ``superseded``.
+        """
         request = self._remember_input(content, content_type, importance, metadata, ttl_s)
         if embedding is not None:
             vector = unit_vector("embedding", embedding)
@@ -208,10 +193,7 @@ class MemoryStore:
             vector = self._embedded(
                 "content", lambda: self.embeddings.embed_documents([request.content])[0]
             )
-        plan, autocommit = self._remember(scope, request, vector)
-        if autocommit:
-            return self._run_autocommit("remember", plan)
-        return self._run("remember", plan)
+        return self._run("remember", self._remember(scope, request, vector))
 
     def recall(
         self,
@@ -258,7 +240,6 @@ class MemoryStore:
     def purge(self, tenant_id: str, user_id: str) -> dict[str, int]:
         """Erase every row of one user now; returns what was removed, per kind of data."""
         counts = self._run("purge", self._purge(tenant_id, user_id))
-        self.snapshots.drop_user(tenant_id, user_id)
         with _storage_errors("purge"):
             self.database.truncate_wal()
         return counts
@@ -281,10 +262,7 @@ class MemoryStore:
             vector = unit_vector("embedding", embedding)
         else:
             vector = await self._aembedded("content", lambda: self._aembed_one(request.content))
-        plan, autocommit = self._remember(scope, request, vector)
-        if autocommit:
-            return await self._arun_autocommit("remember", plan)
-        return await self._arun("remember", plan)
+        return await self._arun("remember", self._remember(scope, request, vector))
 
     async def _aembed_one(self, text: str) -> list[float]:
         return (await self.embeddings.aembed_documents([text]))[0]
@@ -331,7 +309,6 @@ class MemoryStore:
 
     async def apurge(self, tenant_id: str, user_id: str) -> dict[str, int]:
         counts = await self._arun("purge", self._purge(tenant_id, user_id))
-        self.snapshots.drop_user(tenant_id, user_id)
         with _storage_errors("purge"):
             await self.database.atruncate_wal()
         return counts

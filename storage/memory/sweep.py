@@ -4,7 +4,7 @@ Each batch is its own short transaction. On Postgres the batch is claimed with
 ``FOR UPDATE SKIP LOCKED`` so several sweepers split the work instead of queueing; the DELETE
 re-checks the condition (a row revived by a new remember in between survives), and counts
 come from ``RETURNING``, so a row is counted by exactly one sweeper. Running it twice, or
-from several processes at once, is harmless. SimHash bands go with their row (ON DELETE CASCADE).
+from several processes at once, is harmless.
 """
 
 from __future__ import annotations

@@ -3,29 +3,27 @@
 Times are epoch seconds in a float column: the same comparison and index behaviour on SQLite
 and Postgres, and cheap to decay in numpy. Vectors are a float16 blob in the memory row (see
 ``vector_codec``), so a user's recall is one indexed fetch and purge or isolation of vectors needs no second store.
-SimHash bands reference their memory with ON DELETE CASCADE (SQLite runs with foreign keys
-on), so every hard delete of a memory takes its bands along.
+A memory replaced by a correction keeps its row (audit, undo) with ``superseded_by`` set: it
+leaves the live set and the unique index of live hashes, and purge erases it like any other.
+``slots`` lists the customer attributes the text states (``slots.keys``), so remember finds
+the memories a correction replaces without reading every text. The CHECK constraints state
+what the code assumes, so a row written around the store cannot break it either.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    SmallInteger,
-    String,
-    Table,
-    Text,
-)
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Integer, LargeBinary, Table, Text
+from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
+
+from storage.checks import one_of
+from storage.memory_types import CONTENT_TYPES
 
 ID_LENGTH = 128
 MEMORY_ID_LENGTH = 32
 CONTENT_TYPE_LENGTH = 32
+# Rows that are current: neither forgotten nor replaced (expiry is checked at query time).
+LIVE_ROW = sql_text("deleted_at IS NULL AND superseded_by IS NULL")
 
 
 class Memory(SQLModel, table=True):
@@ -38,9 +36,12 @@ class Memory(SQLModel, table=True):
             "content_type",
             "content_hash",
             unique=True,
-            postgresql_where=Column("deleted_at").is_(None),
-            sqlite_where=Column("deleted_at").is_(None),
+            postgresql_where=LIVE_ROW,
+            sqlite_where=LIVE_ROW,
         ),
+        CheckConstraint("importance >= 0 AND importance <= 1", name="ck_memories_importance"),
+        CheckConstraint("access_count >= 0", name="ck_memories_access_count"),
+        CheckConstraint(one_of("content_type", CONTENT_TYPES), name="ck_memories_content_type"),
         Index("ix_memories_scope", "tenant_id", "user_id"),
         Index(
             "ix_memories_expires_at",
@@ -73,35 +74,9 @@ class Memory(SQLModel, table=True):
     last_accessed_at: float | None = None
     expires_at: float | None = None
     deleted_at: float | None = None
-
-
-class MemorySimhashBand(SQLModel, table=True):
-    """One 16-bit band of a memory's SimHash: equal bands find near-duplicates without a scan."""
-
-    __tablename__ = "memory_simhash_bands"
-    __table_args__ = (
-        Index(
-            "ix_memory_simhash_bands_lookup",
-            "tenant_id",
-            "user_id",
-            "content_type",
-            "band",
-            "value",
-        ),
-    )
-
-    memory_id: str = Field(
-        sa_column=Column(
-            String(MEMORY_ID_LENGTH),
-            ForeignKey("memories.id", ondelete="CASCADE"),
-            primary_key=True,
-        )
-    )
-    band: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
-    value: int
-    tenant_id: str = Field(max_length=ID_LENGTH)
-    user_id: str = Field(max_length=ID_LENGTH)
-    content_type: str = Field(max_length=CONTENT_TYPE_LENGTH)
+    superseded_by: str | None = Field(default=None, max_length=MEMORY_ID_LENGTH)
+    superseded_at: float | None = None
+    slots: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""})
 
 
 class MemoryAudit(SQLModel, table=True):
@@ -125,22 +100,5 @@ class MemoryAudit(SQLModel, table=True):
     detail: str = Field(default="{}", sa_type=Text)
 
 
-class MemoryScopeVersion(SQLModel, table=True):
-    """The current version of one scope's memories, for remember's snapshots.
-
-    A random 63-bit value replaced by every remember write on Postgres (never reused, so a
-    snapshot read before a purge can never match a row created after it).
-    """
-
-    __tablename__ = "memory_scope_versions"
-
-    tenant_id: str = Field(primary_key=True, max_length=ID_LENGTH)
-    user_id: str = Field(primary_key=True, max_length=ID_LENGTH)
-    content_type: str = Field(primary_key=True, max_length=CONTENT_TYPE_LENGTH)
-    version: int = Field(sa_type=BigInteger)
-
-
 memories: Table = Memory.__table__  # type: ignore[assignment]
-bands: Table = MemorySimhashBand.__table__  # type: ignore[assignment]
 audit: Table = MemoryAudit.__table__  # type: ignore[assignment]
-scope_versions: Table = MemoryScopeVersion.__table__  # type: ignore[assignment]

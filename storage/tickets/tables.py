@@ -10,15 +10,29 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
+from storage.checks import one_of
 from storage.crm.tables import JSONValue, utcnow
 
 ACTIVE_STATUSES = ("open", "in_progress")
 TICKET_STATUSES = (*ACTIVE_STATUSES, "resolved", "closed")
 # "delivering": one caller holds the delivery claim (see TicketStore.claim_delivery).
 WEBHOOK_STATUSES = ("disabled", "pending", "delivering", "delivered", "failed")
+# The escalation tool's ``Priority`` values (tools/config.py); the schema refuses any other.
+TICKET_PRIORITIES = ("low", "normal", "high", "urgent")
+
 _ACTIVE_PREDICATE = text("status IN ('open', 'in_progress')")
 
 
@@ -36,6 +50,11 @@ class TicketRow(SQLModel, table=True):
             postgresql_where=_ACTIVE_PREDICATE,
         ),
         Index("ix_tickets_queue", "tenant_id", "status", "sla_due_at"),
+        CheckConstraint(one_of("status", TICKET_STATUSES), name="ck_tickets_status"),
+        CheckConstraint(one_of("priority", TICKET_PRIORITIES), name="ck_tickets_priority"),
+        CheckConstraint(
+            one_of("webhook_status", WEBHOOK_STATUSES), name="ck_tickets_webhook_status"
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=40)

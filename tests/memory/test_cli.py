@@ -42,7 +42,7 @@ def test_migrate_export_sweep_purge(embedded: Path, capsys: pytest.CaptureFixtur
     assert main(["purge", "--user", "cli-user"]) == 2
     assert main(["purge", "--user", "cli-user", "--yes"]) == 0
     out = capsys.readouterr().out
-    assert "sqlite: memories=1 vectors=1 simhash_bands=6 audit_entries=1 tickets=0" in out
+    assert "sqlite: memories=1 vectors=1 audit_entries=1 tickets=0" in out
     assert "checkpoints: threads=0" in out
     assert main(["export", "--user", "cli-user"]) == 0
     assert json.loads(capsys.readouterr().out)["memories"] == []

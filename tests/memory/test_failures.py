@@ -23,7 +23,7 @@ from storage.memory import (
     MemoryStore,
     Scope,
 )
-from storage.memory.tables import audit, bands, memories
+from storage.memory.tables import audit, memories
 
 
 class FlakyEmbeddings(DeterministicFakeEmbedding):
@@ -58,14 +58,11 @@ def inject(engines: list[Engine], should_fail: Any) -> None:
         event.listen(engine, "before_cursor_execute", before)
 
 
-def counts(database: Database, tenant_id: str) -> tuple[int, int, int]:
+def counts(database: Database, tenant_id: str) -> tuple[int, int]:
     with database.transaction() as connection:
         return (
             connection.execute(
                 select(func.count()).where(memories.c.tenant_id == tenant_id)
-            ).scalar_one(),
-            connection.execute(
-                select(func.count()).where(bands.c.tenant_id == tenant_id)
             ).scalar_one(),
             connection.execute(
                 select(func.count()).where(audit.c.tenant_id == tenant_id)
@@ -75,14 +72,13 @@ def counts(database: Database, tenant_id: str) -> tuple[int, int, int]:
 
 def test_a_failure_mid_remember_writes_nothing(memory_database: Database, scope: Scope) -> None:
     store = MemoryStore(memory_database, DeterministicFakeEmbedding(size=384), MemoryConfig())
-    # The audit entry is the last write: on SQLite after the memory and its bands, on
-    # Postgres inside the one upsert statement, which fails as a whole.
+    # The audit entry is the last write of the one transaction, after the memory's INSERT.
     inject(memory_database.engines, lambda sql: "INSERT INTO memory_audit" in sql)
     with pytest.raises(MemoryStorageError, match="nothing was written") as error:
         store.remember(scope, "card 4111 1111 1111 1111 expires 12/30")
     assert error.value.retryable
     assert "4111" not in str(error.value)
-    assert counts(memory_database, scope.tenant_id) == (0, 0, 0)
+    assert counts(memory_database, scope.tenant_id) == (0, 0)
 
 
 def test_embedding_failure_and_bad_input_write_nothing(
@@ -95,7 +91,7 @@ def test_embedding_failure_and_bad_input_write_nothing(
         store.remember(scope, "a fact")
     with pytest.raises(InvalidMemoryInputError):
         store.remember(scope, "\x00\x01")
-    assert counts(memory_database, scope.tenant_id) == (0, 0, 0)
+    assert counts(memory_database, scope.tenant_id) == (0, 0)
 
 
 def _our_connections(admin_url: str, application_name: str) -> int:
@@ -185,11 +181,6 @@ async def test_a_thousand_operations_with_injected_failures_leak_no_connection(
                 .scalars()
                 .all()
             )
-            band_rows = connection.execute(
-                select(bands.c.memory_id, func.count())
-                .where(bands.c.tenant_id == tenant)
-                .group_by(bands.c.memory_id)
-            ).all()
             audited = set(
                 connection.execute(
                     select(audit.c.memory_id).where(
@@ -198,7 +189,6 @@ async def test_a_thousand_operations_with_injected_failures_leak_no_connection(
                 ).scalars()
             )
         assert live, "some memories were stored"
-        assert band_rows == [], "on Postgres the band index lives in the scope snapshots"
         assert set(live) <= audited, "every stored memory has its audit entry"
     finally:
         clean.dispose()

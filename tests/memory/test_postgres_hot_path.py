@@ -17,7 +17,7 @@ from storage.config import DatabaseConfig, MemoryConfig
 from storage.engine import Database
 from storage.memory import MemoryStore, Scope, binary_results, vector_codec
 from storage.memory.recall import _fetch, _touch
-from storage.memory.remember_postgres import _insert, _merge, _snapshot
+from storage.memory.remember import _current, _refresh, _supersede, _upsert
 
 DIMENSION = 384
 
@@ -57,8 +57,8 @@ async def test_vector_fetches_are_binary_sync_and_async(
 
     assert found[0].memory.id == first.memory.id
     assert afound[0].memory.id == second.memory.id
-    # The first remember read the scope's snapshot; the second used it (no read at all).
-    assert formats == [Format.BINARY] * 3
+    # Each remember reads its scope under the lock (nothing is cached), then two recalls.
+    assert formats == [Format.BINARY] * 4
 
 
 def test_binary_and_text_fetches_return_the_same_vectors(
@@ -95,12 +95,10 @@ def test_hot_statements_fit_psycopgs_parse_cache() -> None:
     """Longer statements are re-parsed in Python on every call (~0.1-0.2 ms each)."""
     dialect = postgresql.psycopg.dialect()
     for statement in (
-        _snapshot(),
-        _insert(True, True),
-        _insert(True, False),
-        _insert(False, True),
-        _merge(True),
-        _merge(False),
+        _current(),
+        _upsert("postgresql"),
+        _refresh(),
+        _supersede("postgresql"),
         _fetch(False),
         _touch("postgresql"),
     ):

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from storage.config import MemoryConfig
 from storage.engine import Database
 from storage.memory import MemoryStore, Scope
-from storage.memory.tables import audit, bands, memories
+from storage.memory.tables import audit, memories
 
 
 def rows_of(database: Database, scope: Scope, *, live_only: bool = False) -> int:
@@ -70,19 +70,13 @@ def test_case_whitespace_and_trailing_punctuation_variants_dedup_exactly(
     assert json.loads(audit_actions(store.database, scope)[1][1]) == {"tier": "exact"}
 
 
-def test_near_duplicate_found_through_simhash_bands(store: MemoryStore, scope: Scope) -> None:
+def test_near_duplicate_found_through_simhash(store: MemoryStore, scope: Scope) -> None:
     first = store.remember(scope, "The customer lives in Paris, France; ships to the office")
     near = store.remember(scope, "The customer lives in Paris France - ships to the office")
     assert near.deduped
     assert near.dedup_tier == "near"
     assert near.duplicate_of == first.memory.id
     assert rows_of(store.database, scope) == 1
-    with store.database.transaction() as connection:
-        band_rows = connection.execute(
-            select(func.count()).where(bands.c.tenant_id == scope.tenant_id)
-        ).scalar_one()
-    # SQLite looks bands up in the table; Postgres in the scope's snapshot (remember_postgres).
-    assert band_rows == (6 if store.database.backend == "sqlite" else 0)
 
 
 def test_different_facts_and_different_types_are_kept(store: MemoryStore, scope: Scope) -> None:

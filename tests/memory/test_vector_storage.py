@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from langchain_core.embeddings import DeterministicFakeEmbedding
-from sqlalchemy import insert, select
+from sqlalchemy import column, insert, select, table
 
 from storage import migrate
 from storage.config import DatabaseConfig, MemoryConfig
@@ -74,6 +74,13 @@ def _float32_row(vector: np.ndarray, tenant: str) -> dict[str, object]:
     }
 
 
+# The table as revision 0002 created it (today's model has columns added since).
+OLD_MEMORIES = table(
+    "memories",
+    *(column(name) for name in _float32_row(np.zeros(1, np.float32), "t")),
+)
+
+
 def test_migration_0003_rewrites_float32_rows_both_ways(empty_database_url: str) -> None:
     database = Database(DatabaseConfig(url=empty_database_url))
     try:
@@ -81,22 +88,23 @@ def test_migration_0003_rewrites_float32_rows_both_ways(empty_database_url: str)
         vectors = [unit(seed) for seed in range(3)]
         rows = [_float32_row(vector, "t-migrated") for vector in vectors]
         with database.transaction() as connection:
-            connection.execute(insert(memories), rows)
+            connection.execute(insert(OLD_MEMORIES), rows)
             connection.execute(
-                insert(memories),
+                insert(OLD_MEMORIES),
                 {**rows[0], "id": uuid.uuid4().hex, "embedding": None, "content_hash": "x"},
             )
 
         migrate.upgrade(database, "0003_memory_float16_vectors")
+        with database.transaction() as connection:
+            blobs = dict(connection.execute(select(memories.c.id, memories.c.embedding)).all())
+        for row, vector in zip(rows, vectors, strict=True):
+            assert blobs[row["id"]] == vector_codec.encode(vector)
+        migrate.upgrade(database)  # the rows are read by today's store as they were written
         store = MemoryStore(database, DeterministicFakeEmbedding(size=DIMENSION), MemoryConfig())
         found = store.recall(
             Scope("t-migrated", "user-1"), "q", query_embedding=vectors[1], limit=1
         )
         assert [hit.memory.id for hit in found] == [rows[1]["id"]]
-        with database.transaction() as connection:
-            blobs = dict(connection.execute(select(memories.c.id, memories.c.embedding)).all())
-        for row, vector in zip(rows, vectors, strict=True):
-            assert blobs[row["id"]] == vector_codec.encode(vector)
 
         migrate.downgrade(database, "0002_crm_tickets")
         with database.transaction() as connection:
