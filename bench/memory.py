@@ -9,8 +9,11 @@ cost follows memories per user, the tenant's size only costs an index level):
 - ``raw INSERT`` / ``raw SELECT``: the same row inserted (one transaction each) and the same
   indexed fetch of one user's rows, with the bare driver (psycopg / sqlite3);
 - ``PostgresStore put / search``: LangGraph's store on the same data, namespace (tenant, user).
-Then dedup precision/recall at the default threshold on STS-B (score >= 4 is a duplicate)
-and on StackFAQ paraphrase pairs (same doc_id), through the store's own tier logic.
+Then dedup precision/recall at the defaults, through the store's own decision (``decide``:
+tiers plus the guard tier) on STS-B (score >= 4 is a duplicate), StackFAQ paraphrase pairs
+(same doc_id) and our labelled customer-fact pairs (``tests/memory/data``: paraphrases,
+updates, look-alike different facts, unrelated), with the number of merges of different
+facts, and on the customer set the supersede precision/recall (updates are positives).
 
 Run: ``.venv/bin/python -m bench.memory`` (10k memories, ~1-2 min) or ``--full`` (adds 100k
 as 1,000 users x 100 and as 100 heavy users x 1,000; ~6 min). Needs DATABASE_URL's Postgres
@@ -41,11 +44,14 @@ from storage import migrate
 from storage.config import DatabaseConfig, MemoryConfig
 from storage.embeddings import LocalOnnxEmbeddings
 from storage.engine import Database
-from storage.memory import MemoryStore, Scope, vector_codec
+from storage.memory import MemoryStore, Scope, decide, slots, vector_codec
 from storage.memory import normalize as norm
 from storage.memory.tables import memories
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+CUSTOMER_PAIRS = (
+    Path(__file__).resolve().parents[1] / "tests" / "memory" / "data" / "customer_fact_pairs.jsonl"
+)
 LAYOUTS = [(10_000, 100)]
 FULL_LAYOUTS = [(10_000, 100), (100_000, 1_000), (100_000, 100)]
 DIMENSION = 384
@@ -356,62 +362,114 @@ def embedding_cost() -> tuple[float, float]:
     return timed(lambda i: model.embed_documents([texts[i]]), count=OPS // 2)
 
 
-def pair_features(
-    left: list[str], right: list[str], cosine: np.ndarray, radius: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per pair: caught by a cheap tier (exact or SimHash), and the number guard."""
-    cache: dict[str, tuple[str, int]] = {}
+def pair_outcome(
+    a: str, b: str, content_type: str, va: np.ndarray, vb: np.ndarray, config: MemoryConfig
+) -> str:
+    """What remember does with ``b`` when ``a`` is the scope's one memory: the store's own
+    decision (``decide``), without a database. "merge", "supersede" or "keep"."""
+    normal_a, normal_b = norm.normalize(a), norm.normalize(b)
+    current = decide.Current(
+        ids=["a"],
+        types=np.asarray([content_type], dtype=object),
+        hashes=[norm.content_hash(normal_a)],
+        simhashes=np.asarray([norm.to_signed(norm.simhash(normal_a))], np.int64).view(np.uint64),
+        slot_keys=[slots.keys(slots.recognise(a))],
+        matrix=va[None, :],
+    )
+    new = decide.NewMemory(
+        b, content_type, norm.content_hash(normal_b), norm.simhash(normal_b), slots.recognise(b), vb
+    )
+    candidates = decide.shortlist(new, current, config)
+    decision = decide.decide(new, candidates, {"a": a} if candidates.ids() else {})
+    if decision.duplicate is not None:
+        return "merge"
+    return "supersede" if decision.superseded else "keep"
 
-    def fingerprint(text: str) -> tuple[str, int]:
-        if text not in cache:
-            normal = norm.normalize(text)
-            cache[text] = (normal, norm.simhash(normal))
-        return cache[text]
 
-    cheap, guard = np.zeros(len(left), bool), np.zeros(len(left), bool)
-    for k, (a, b) in enumerate(zip(left, right, strict=True)):
-        guard[k] = norm.same_numbers(a, b)
-        (na, ha), (nb, hb) = fingerprint(a), fingerprint(b)
-        cheap[k] = na == nb or (guard[k] and norm.hamming(ha, hb) <= radius)
-    return cheap, guard
+def scores(predicted: np.ndarray, label: np.ndarray) -> tuple[float, float, int, int]:
+    """(precision, recall, predicted positives, false positives)."""
+    hits = int((predicted & label).sum())
+    positives = int(predicted.sum())
+    return hits / max(positives, 1), hits / max(int(label.sum()), 1), positives, positives - hits
 
 
-def dedup_quality(thresholds: list[float]) -> list[tuple[str, float, float, float, float, int]]:
-    """Precision/recall of the store's tiers: exact, near (SimHash), semantic (+ number guard)."""
-    config = MemoryConfig()
-    model = LocalOnnxEmbeddings()
+def quality_sets(
+    model: LocalOnnxEmbeddings,
+) -> dict[str, tuple[list[str], list[str], list[str], np.ndarray, np.ndarray]]:
+    """Per set: texts a and b, memory type, embeddings (as stored) and the merge label."""
+
+    def embedded(texts: list[str]) -> np.ndarray:
+        return vector_codec.as_stored(model.embed_array(texts))
+
     stsb = [json.loads(line) for line in (FIXTURES / "stsb" / "dev.jsonl").open()]
-    a = vector_codec.as_stored(model.embed_array([r["s1"] for r in stsb]))
-    b = vector_codec.as_stored(model.embed_array([r["s2"] for r in stsb]))
-    sets = {
-        "STS-B dev (score>=4)": (
-            [r["s1"] for r in stsb],
-            [r["s2"] for r in stsb],
-            (a * b).sum(axis=1),
-            np.array([r["score"] >= 4.0 for r in stsb]),
-        )
-    }
+    sets = {}
+    left, right = [r["s1"] for r in stsb], [r["s2"] for r in stsb]
+    sets["STS-B dev (score>=4)"] = (
+        left,
+        right,
+        ["fact"] * len(stsb),
+        embedded(left),
+        embedded(right),
+        np.array([r["score"] >= 4.0 for r in stsb]),
+    )
     queries = [json.loads(line) for line in (FIXTURES / "stackfaq" / "queries_dev.jsonl").open()]
-    vectors = vector_codec.as_stored(model.embed_array([q["text"] for q in queries]))
-    i, j = np.triu_indices(len(queries), 1)
     texts = [q["text"] for q in queries]
+    vectors = embedded(texts)
+    i, j = np.triu_indices(len(queries), 1)
     docs = np.array([q["doc_id"] for q in queries])
     sets["StackFAQ same-doc pairs"] = (
         [texts[k] for k in i],
         [texts[k] for k in j],
-        (vectors[i] * vectors[j]).sum(axis=1),
+        ["fact"] * len(i),
+        vectors[i],
+        vectors[j],
         docs[i] == docs[j],
     )
+    return sets
+
+
+def customer_pairs() -> list[dict[str, str]]:
+    return [json.loads(line) for line in CUSTOMER_PAIRS.open()]
+
+
+def dedup_quality(config: MemoryConfig) -> list[tuple[str, int, float, float, int, str]]:
+    """Merge precision/recall, merges of different facts, and (customer set) supersede."""
+    model = LocalOnnxEmbeddings()
     rows = []
-    for name, (left, right, cosine, label) in sets.items():
-        cheap, guard = pair_features(left, right, cosine, config.simhash_radius)
-        for threshold in thresholds:
-            predicted = cheap | (guard & (cosine >= threshold))
-            hits = int((predicted & label).sum())
-            precision = hits / max(int(predicted.sum()), 1)
-            recall = hits / int(label.sum())
-            f1 = 2 * precision * recall / (precision + recall) if hits else 0.0
-            rows.append((name, threshold, precision, recall, f1, len(left)))
+    for name, (left, right, types, va, vb, label) in quality_sets(model).items():
+        if len(left) > 20_000:
+            # Pairs the cheap tiers and the dedup threshold cannot reach stay "keep": only
+            # those above the semantic threshold or within the SimHash radius are decided.
+            cosine = (va * vb).sum(axis=1)
+            reachable = np.flatnonzero(
+                cosine >= min(config.semantic_threshold, config.supersede_threshold) - 0.2
+            )
+        else:
+            reachable = np.arange(len(left))
+        merged = np.zeros(len(left), bool)
+        for k in reachable:
+            merged[k] = pair_outcome(left[k], right[k], types[k], va[k], vb[k], config) == "merge"
+        precision, recall, _, wrong = scores(merged, label)
+        rows.append((name, len(left), precision, recall, wrong, ""))
+    pairs = customer_pairs()
+    va = vector_codec.as_stored(model.embed_array([p["a"] for p in pairs]))
+    vb = vector_codec.as_stored(model.embed_array([p["b"] for p in pairs]))
+    outcome = np.array(
+        [pair_outcome(p["a"], p["b"], p["type"], va[k], vb[k], config) for k, p in enumerate(pairs)]
+    )
+    relation = np.array([p["relation"] for p in pairs])
+    precision, recall, _, wrong = scores(outcome == "merge", relation == "paraphrase")
+    s_precision, s_recall, _, _ = scores(outcome == "supersede", relation == "update")
+    rows.append(
+        (
+            "customer facts (ours)",
+            len(pairs),
+            precision,
+            recall,
+            wrong,
+            f"supersede precision {s_precision:.3f} recall {s_recall:.3f}",
+        )
+    )
     return rows
 
 
@@ -482,15 +540,13 @@ def main() -> None:
         lite = bench_sqlite(data)
         print_table(data, pg, lite, embed)
     config = MemoryConfig()
-    print(f"\n== dedup quality (store tiers; default threshold {config.semantic_threshold}) ==")
-    print(f"{'pairs':<24}{'threshold':>10}{'precision':>11}{'recall':>8}{'F1':>7}{'n':>9}")
-    for name, threshold, precision, recall, f1, n in dedup_quality(
-        sorted({0.72, 0.80, config.semantic_threshold, 0.92})
-    ):
-        mark = " <- default" if threshold == config.semantic_threshold else ""
-        print(
-            f"{name:<24}{threshold:>10.2f}{precision:>11.3f}{recall:>8.3f}{f1:>7.3f}{n:>9,}{mark}"
-        )
+    print(
+        f"\n== dedup quality at the defaults (semantic {config.semantic_threshold}, SimHash "
+        f"radius {config.simhash_radius}, supersede {config.supersede_threshold}, guard tier on) =="
+    )
+    print(f"{'pairs':<24}{'n':>9}{'precision':>11}{'recall':>8}{'wrong merges':>14}")
+    for name, n, precision, recall, wrong, extra in dedup_quality(config):
+        print(f"{name:<24}{n:>9,}{precision:>11.3f}{recall:>8.3f}{wrong:>14}  {extra}")
 
 
 if __name__ == "__main__":

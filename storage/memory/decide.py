@@ -17,11 +17,12 @@ so the decision is the same on every backend and testable without a database:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from storage.config import MemoryConfig
-from storage.memory import guards, normalize, slots, vector_codec
+from storage.memory import guards, slots, vector_codec
 from storage.memory.models import DedupTier
 from storage.memory_types import BY_NAME
 
@@ -41,32 +42,30 @@ class NewMemory:
 
 @dataclass(slots=True)
 class Current:
-    """The scope's live memories, one entry per row, vectors as a matrix (zeros if absent)."""
+    """The scope's live memories as columns; vectors as a matrix (zeros where absent)."""
 
     ids: list[str]
-    types: list[str]
+    types: np.ndarray
     hashes: list[str]
-    simhashes: list[int]
-    slot_keys: list[set[str]]
+    simhashes: np.ndarray
+    slot_keys: list[str]
     matrix: np.ndarray
 
     @classmethod
-    def read(cls, rows: list, dimension: int) -> Current:
-        width = vector_codec.width(dimension) if dimension else -1
-        blank = bytes(max(width, 0))
-        blobs = [
-            row.embedding if row.embedding and len(row.embedding) == width else blank
-            for row in rows
-        ]
+    def read(cls, rows: list[Any], dimension: int) -> Current:
+        ids, types, hashes, simhashes, slot_keys, blobs = (
+            zip(*rows, strict=True) if rows else ((),) * 6
+        )
+        width = vector_codec.width(dimension)
+        blank = bytes(width)
+        stored = [blob if blob is not None and len(blob) == width else blank for blob in blobs]
         return cls(
-            ids=[row.id for row in rows],
-            types=[row.content_type for row in rows],
-            hashes=[row.content_hash for row in rows],
-            simhashes=[row.simhash for row in rows],
-            slot_keys=[set(row.slots.split()) for row in rows],
-            matrix=vector_codec.decode(b"".join(blobs), len(rows), dimension)
-            if dimension
-            else np.zeros((len(rows), 0), np.float32),
+            ids=list(ids),
+            types=np.asarray(types, dtype=object),
+            hashes=list(hashes),
+            simhashes=np.asarray(simhashes, dtype=np.int64).view(np.uint64),
+            slot_keys=list(slot_keys),
+            matrix=vector_codec.decode(b"".join(stored), len(ids), dimension),
         )
 
 
@@ -82,38 +81,44 @@ class Shortlist:
         return list(dict.fromkeys(self.near + self.semantic + self.slotted + self.neighbours))
 
 
+def _best(ids: list[str], indices: np.ndarray, key: np.ndarray) -> list[str]:
+    """Up to TEXT_CANDIDATES ids of ``indices``, smallest ``key`` first."""
+    chosen = indices[np.argsort(key[indices], kind="stable")][:TEXT_CANDIDATES]
+    return [ids[i] for i in chosen]
+
+
 def shortlist(new: NewMemory, current: Current, config: MemoryConfig) -> Shortlist:
+    """Whole-scope comparisons in numpy: a scope of a thousand memories costs microseconds."""
     result = Shortlist()
-    kind = BY_NAME[new.content_type]
-    similarity = (
-        current.matrix @ new.vector
-        if new.vector is not None and current.matrix.shape[1] == new.vector.shape[0]
-        else np.zeros(len(current.ids), np.float32)
-    )
-    order = np.argsort(-similarity, kind="stable")
-    near: list[tuple[int, str]] = []
-    for i in order:
-        memory_id, same_type = current.ids[i], current.types[i] == new.content_type
-        if same_type and current.hashes[i] == new.content_hash:
-            result.exact = memory_id
+    if not current.ids:
+        return result
+    same_type = current.types == new.content_type
+    for i in np.flatnonzero(same_type):
+        if current.hashes[i] == new.content_hash:
+            result.exact = current.ids[i]
             return result
-        if same_type and config.simhash_radius:
-            distance = normalize.hamming(current.simhashes[i], new.simhash)
-            if distance <= config.simhash_radius:
-                near.append((distance, memory_id))
-        if same_type and config.semantic_dedup and similarity[i] >= config.semantic_threshold:
-            result.semantic.append(memory_id)
-        if (
-            kind.by_slot
-            and BY_NAME[current.types[i]].by_slot
-            and current.slot_keys[i] & new.slot_values.keys()
-        ):
-            result.slotted.append(memory_id)
-        elif same_type and kind.by_neighbour and similarity[i] >= config.supersede_threshold:
-            result.neighbours.append(memory_id)
-    result.near = [memory_id for _, memory_id in sorted(near)][:TEXT_CANDIDATES]
-    result.semantic = result.semantic[:TEXT_CANDIDATES]
-    result.neighbours = result.neighbours[:TEXT_CANDIDATES]
+    if new.vector is not None and current.matrix.shape[1] == new.vector.shape[0]:
+        similarity = current.matrix @ new.vector
+    else:
+        similarity = np.zeros(len(current.ids), np.float32)
+    if config.simhash_radius:
+        distance = np.bitwise_count(current.simhashes ^ np.uint64(new.simhash))
+        near = np.flatnonzero(same_type & (distance <= config.simhash_radius))
+        result.near = _best(current.ids, near, distance)
+    if config.semantic_dedup:
+        semantic = np.flatnonzero(same_type & (similarity >= config.semantic_threshold))
+        result.semantic = _best(current.ids, semantic, -similarity)
+    kind = BY_NAME[new.content_type]
+    if kind.by_slot and new.slot_values:
+        wanted = new.slot_values.keys()
+        result.slotted = [
+            current.ids[i]
+            for i, keys in enumerate(current.slot_keys)
+            if keys and BY_NAME[current.types[i]].by_slot and wanted & set(keys.split())
+        ]
+    if kind.by_neighbour:
+        close = np.flatnonzero(same_type & (similarity >= config.supersede_threshold))
+        result.neighbours = _best(current.ids, close, -similarity)
     return result
 
 
@@ -124,13 +129,16 @@ class Decision:
     superseded: tuple[str, ...] = ()
 
 
-def corrects(new: NewMemory, old_text: str, via_slot: bool) -> bool:
+def corrects(new: NewMemory, old_text: str, slotted: bool, neighbour: bool) -> bool:
     """Whether the new memory makes the old one untrue (see the module docstring)."""
-    if via_slot:
+    if slotted:
         old = slots.recognise(old_text)
-        return any(key in old and old[key] != value for key, value in new.slot_values.items())
-    found = set(guards.differences(new.content, old_text))
-    return bool(found) and found <= _FLIPS
+        if any(key in old and old[key] != value for key, value in new.slot_values.items()):
+            return True
+    if neighbour:
+        found = set(guards.differences(new.content, old_text))
+        return bool(found) and found <= _FLIPS
+    return False
 
 
 def decide(new: NewMemory, candidates: Shortlist, texts: dict[str, str]) -> Decision:
@@ -140,13 +148,11 @@ def decide(new: NewMemory, candidates: Shortlist, texts: dict[str, str]) -> Deci
         for memory_id in ids:
             if memory_id in texts and guards.same_fact(new.content, texts[memory_id]):
                 return Decision(memory_id, tier)  # type: ignore[arg-type]
-    superseded = [
+    slotted, neighbours = set(candidates.slotted), set(candidates.neighbours)
+    superseded = tuple(
         memory_id
-        for memory_id in candidates.slotted
-        if memory_id in texts and corrects(new, texts[memory_id], via_slot=True)
-    ] + [
-        memory_id
-        for memory_id in candidates.neighbours
-        if memory_id in texts and corrects(new, texts[memory_id], via_slot=False)
-    ]
-    return Decision(superseded=tuple(dict.fromkeys(superseded)))
+        for memory_id in dict.fromkeys(candidates.slotted + candidates.neighbours)
+        if memory_id in texts
+        and corrects(new, texts[memory_id], memory_id in slotted, memory_id in neighbours)
+    )
+    return Decision(superseded=superseded)

@@ -19,7 +19,12 @@ import re
 
 from storage.memory import slots as slot_rules
 
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NUMBER = re.compile(
+    r"\d+(?:[.,]\d+)*(?:\s?(?:am|pm|%|kg|g|lb|cm|mm|m|km|gb|tb|st|nd|rd|th)\b)?"
+    r"|\b(?:zero|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
+    r"|twenty|thirty|forty|fifty|hundred|thousand|million|once|twice|half|double)\b",
+    re.IGNORECASE,
+)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _NEGATION = re.compile(
     r"\b(not|no|never|none|nobody|nothing|neither|nor|without|cannot|no longer|anymore)\b"
@@ -128,8 +133,10 @@ _OPPOSITES = (
     ("allow", "forbid"),
     ("accept", "reject"),
     ("approve", "deny"),
+    ("approve", "reject"),
     ("like", "dislike"),
     ("love", "hate"),
+    ("like", "hate"),
     ("subscribe", "unsubscribe"),
     ("include", "exclude"),
     ("add", "remove"),
@@ -178,6 +185,10 @@ def _poles(words: set[str]) -> set[tuple[int, int]]:
     return {mark for word in words for mark in _POLES.get(word, ())}
 
 
+def _numbers(text: str) -> set[str]:
+    return {number.lower() for number in _NUMBER.findall(text)}
+
+
 def _words(text: str) -> set[str]:
     return {word.lower() for word in _WORD.findall(text)}
 
@@ -196,7 +207,7 @@ def _entities(text: str) -> set[str]:
 def differences(a: str, b: str) -> list[str]:
     """Why two similar texts are not the same fact (empty: nothing tells them apart)."""
     found = []
-    if set(_NUMBER.findall(a)) != set(_NUMBER.findall(b)):
+    if _numbers(a) != _numbers(b):
         found.append("number")
     if bool(_NEGATION.search(a)) != bool(_NEGATION.search(b)):
         found.append("negation")

@@ -44,7 +44,7 @@ _ADDRESS = re.compile(
     r"|\b(moved|live|living|ship)\s+(to|at|in)\b",
     _FLAGS,
 )
-_NAME = re.compile(r"\b(my name is|call me|i am called|i'm called|name:)\s+([A-Z][\w'-]+)", 0)
+_NAME = re.compile(r"\b((?i:my name is|call me|i am called|i'm called|name:))\s+([A-Z][\w'-]+)")
 _SIZE = re.compile(
     r"\b(t-?shirt|shirt|shoe|trouser|pant|jeans|dress|jacket|ring|glove|hat)s?\s+size\b"
     r"|\bsize\s+(?:of\s+)?(?:my\s+)?(t-?shirt|shirt|shoe|trouser|pant|jeans|dress|jacket)s?\b",
@@ -83,9 +83,15 @@ _LANGUAGE_NAME = re.compile(
     _FLAGS,
 )
 _SUBSCRIPTION = re.compile(
-    r"\b(subscribe[ds]?|unsubscribe[ds]?|subscription|opt(?:ed)?[ -](?:in|out))\b"
+    r"\b(subscribe[ds]?|unsubscribe[ds]?|opt(?:ed)?[ -](?:in|out))\b"
     r"(?:.*?\b(newsletter|sms|marketing|offers|magazine|premium|plus|membership))?",
     _FLAGS,
+)
+
+
+# Words that change how an instruction is said, not what it says.
+_FILLER = frozenset(
+    ["please", "kindly", "always", "now", "from", "on", "the", "a", "an", "my", "our", "just"]
 )
 
 
@@ -131,8 +137,8 @@ def _address(text: str) -> Slots:
         return {}
     kind = (match.group(1) or "default").lower()
     kind = "default" if kind in ("home", "delivery") else kind
-    tail = text[match.end() :] if match.group(1) or "address" in match.group(0).lower() else text
-    return {f"address:{kind}": " ".join(re.findall(r"\w+", tail.lower()))}
+    words = re.findall(r"\w+", text[match.end() :].lower())
+    return {f"address:{kind}": " ".join(w for w in words if w not in _FILLER and w != "is")}
 
 
 def _name(text: str) -> Slots:
@@ -170,7 +176,8 @@ def _care(text: str) -> Slots:
 def _delivery(text: str) -> Slots:
     if not _DELIVERY.search(text):
         return {}
-    return {"delivery_instructions": " ".join(re.findall(r"\w+", text.lower()))}
+    words = [w for w in re.findall(r"\w+", text.lower()) if w not in _FILLER]
+    return {"delivery_instructions": " ".join(words)}
 
 
 def _language(text: str) -> Slots:
