@@ -2,21 +2,23 @@
 
 The owner of every memory is the caller the runtime names (``tools.runtime``); the model
 only supplies the text. A duplicate is not an error: ``remember`` answers with the id and
-text already stored, so the model learns to forget-and-replace a changed fact instead of
-piling up near-copies.
+text already stored. A changed fact is not a second fact: ``remember`` replaces the older
+memories it corrects (found by the store's rules, or named by the model in ``replaces``)
+and says which, so the model can confirm the new value to the customer.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 import orjson
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, StructuredTool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from storage.memory import (
     EmbeddingFailedError,
@@ -44,7 +46,9 @@ if TYPE_CHECKING:
     from tools.resilience import Resilience
 
 DEPENDENCY = "memory"
-ContentType = Literal["fact", "preference", "episode"]
+# The memory types a model may write and filter on (storage/memory_types.py; not "session").
+ContentType = Literal["fact", "preference", "identifier", "issue", "episode"]
+MEMORY_ID = r"^[0-9a-f]{32}$"
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -60,12 +64,29 @@ class RememberInput(BaseModel):
     )
     content_type: ContentType = Field(
         default="fact",
-        description="fact: stable information; preference: how they like things; "
-        "episode: something that happened (kept 30 days).",
+        description="fact: stable information; preference: how they like to be treated; "
+        "identifier: an order number, e-mail or phone (kept 1 year); issue: a problem they "
+        "reported (kept 90 days); episode: something that happened (kept 30 days).",
     )
     importance: float = Field(
         default=0.5, ge=0, le=1, description="0 (trivia) to 1 (must never be forgotten)."
     )
+    replaces: list[str] = Field(
+        default_factory=list,
+        max_length=10,
+        description="memory_ids (from recall) of older memories this one corrects, e.g. the "
+        "old address when the customer gives a new one. Usually unnecessary: corrections of "
+        "contact preference, phone, e-mail, address, name, sizes, payment, allergies, "
+        "delivery instructions, language and subscriptions are detected automatically.",
+    )
+
+    @field_validator("replaces")
+    @classmethod
+    def _memory_ids(cls, value: list[str]) -> list[str]:
+        for memory_id in value:
+            if not re.fullmatch(MEMORY_ID, memory_id):
+                raise ValueError("each entry must be a memory_id that recall returned")
+        return value
 
 
 class RecallInput(BaseModel):
@@ -82,7 +103,7 @@ class ForgetInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     memory_id: str = Field(
-        pattern=r"^[0-9a-f]{32}$",
+        pattern=MEMORY_ID,
         description="The memory_id that remember or recall returned.",
     )
 
@@ -123,16 +144,27 @@ def _json(payload: dict[str, Any]) -> str:
 
 def _remembered(result: RememberResult) -> str:
     memory = result.memory
-    if not result.deduped:
+    if result.deduped:
+        return _json(
+            {
+                "status": "duplicate",
+                "memory_id": memory.id,
+                "existing_content": memory.content,
+                "dedup_tier": result.dedup_tier,
+                "hint": "Already remembered; nothing changed.",
+            }
+        )
+    if not result.superseded:
         return _json({"status": "stored", "memory_id": memory.id})
     return _json(
         {
-            "status": "duplicate",
+            "status": "corrected",
             "memory_id": memory.id,
-            "existing_content": memory.content,
-            "dedup_tier": result.dedup_tier,
-            "hint": "Already remembered. If the fact changed, call forget with this "
-            "memory_id, then remember the new version.",
+            "replaced": [
+                {"memory_id": old.id, "content": old.content} for old in result.superseded
+            ],
+            "hint": "The replaced memories are no longer current. Confirm the new value to "
+            "the customer.",
         }
     )
 
@@ -204,12 +236,17 @@ class MemoryTools:
         content: str,
         content_type: ContentType = "fact",
         importance: float = 0.5,
+        replaces: list[str] | None = None,
         *,
         config: RunnableConfig,
     ) -> str:
         with self._scope(config) as scope:
             result = self._calls["remember"](
-                scope, content, content_type=content_type, importance=importance
+                scope,
+                content,
+                content_type=content_type,
+                importance=importance,
+                supersedes=replaces or (),
             )
         return _remembered(result)
 
@@ -218,12 +255,17 @@ class MemoryTools:
         content: str,
         content_type: ContentType = "fact",
         importance: float = 0.5,
+        replaces: list[str] | None = None,
         *,
         config: RunnableConfig,
     ) -> str:
         with self._scope(config) as scope:
             result = await self._calls["aremember"](
-                scope, content, content_type=content_type, importance=importance
+                scope,
+                content,
+                content_type=content_type,
+                importance=importance,
+                supersedes=replaces or (),
             )
         return _remembered(result)
 
@@ -289,7 +331,10 @@ class MemoryTools:
                 name="remember",
                 description=(
                     "Save a durable fact or preference about the current customer for future "
-                    "conversations. If it is already known you get back the existing memory_id."
+                    "conversations. If it is already known you get back the existing memory_id. "
+                    "If it changes something already remembered (a new phone number, address, "
+                    "size, contact preference...), the old memory is replaced and the answer "
+                    "lists it under 'replaced': tell the customer the new value is noted."
                 ),
                 args_schema=RememberInput,
                 **common,
@@ -300,7 +345,8 @@ class MemoryTools:
                 name="recall",
                 description=(
                     "Look up what is remembered about the current customer (facts, "
-                    "preferences, past episodes), most relevant first, with memory_ids."
+                    "preferences, identifiers, issues, past episodes), most relevant first, "
+                    "with memory_ids. Only current memories: replaced ones are never returned."
                 ),
                 args_schema=RecallInput,
                 **common,
@@ -310,8 +356,9 @@ class MemoryTools:
                 coroutine=self.aforget,
                 name="forget",
                 description=(
-                    "Delete one memory of the current customer by memory_id: when they ask "
-                    "you to forget it, or before remembering a corrected version."
+                    "Delete one memory of the current customer by memory_id, when they ask "
+                    "you to forget it (recall it first to find its memory_id). To change a "
+                    "fact, use remember instead: it replaces the old version."
                 ),
                 args_schema=ForgetInput,
                 **common,

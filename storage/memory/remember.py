@@ -196,7 +196,10 @@ def remember_plan(
     config: MemoryConfig,
     backend: str,
     now: float,
+    supersedes: tuple[str, ...] = (),
 ) -> Plan[RememberResult]:
+    """``supersedes``: ids the caller says this memory corrects (e.g. a model's judgement),
+    superseded with those the rules find; ignored when the memory is a duplicate."""
     normal = normalize.normalize(request.content)
     new = decide.NewMemory(
         content=request.content,
@@ -244,13 +247,14 @@ def remember_plan(
         )
         return RememberResult(memory, True, "exact", memory.id)
     superseded: tuple[MemoryRecord, ...] = ()
-    if decision.superseded:
+    replacing = [i for i in dict.fromkeys(decision.superseded + supersedes) if i != memory.id]
+    if replacing:
         replaced = yield Step(
             _supersede(backend),
             "all",
             {
                 **scope_parameters(scope),
-                "ids": list(decision.superseded),
+                "ids": replacing,
                 "new_id": memory.id,
                 "now": now,
             },

@@ -127,7 +127,7 @@ class MemoryStore:
         )
 
     def _remember(
-        self, scope: Scope, request: RememberInput, vector: np.ndarray
+        self, scope: Scope, request: RememberInput, vector: np.ndarray, supersedes: Sequence[str]
     ) -> Plan[RememberResult]:
         return remember_plan(
             scope=scope,
@@ -136,6 +136,7 @@ class MemoryStore:
             config=self.config,
             backend=self.database.backend,
             now=time.time(),
+            supersedes=tuple(validate_memory_id(memory_id) for memory_id in supersedes),
         )
 
     def _recall(
@@ -180,11 +181,13 @@ class MemoryStore:
         metadata: dict[str, Any] | None = None,
         ttl_s: int | None = None,
         embedding: Vector | None = None,
+        supersedes: Sequence[str] = (),
     ) -> RememberResult:
         """Store a memory, or refresh the existing one it duplicates (exact, near, semantic).
 
         A memory that corrects current ones (same customer attribute, another value; see
-        ``decide``) supersedes them: the result lists them in ``superseded``.
+        ``decide``) supersedes them, and so do the current memories named in ``supersedes``
+        (a caller's or a model's judgement); the result lists them in ``superseded``.
         """
         request = self._remember_input(content, content_type, importance, metadata, ttl_s)
         if embedding is not None:
@@ -193,7 +196,7 @@ class MemoryStore:
             vector = self._embedded(
                 "content", lambda: self.embeddings.embed_documents([request.content])[0]
             )
-        return self._run("remember", self._remember(scope, request, vector))
+        return self._run("remember", self._remember(scope, request, vector, supersedes))
 
     def recall(
         self,
@@ -256,13 +259,14 @@ class MemoryStore:
         metadata: dict[str, Any] | None = None,
         ttl_s: int | None = None,
         embedding: Vector | None = None,
+        supersedes: Sequence[str] = (),
     ) -> RememberResult:
         request = self._remember_input(content, content_type, importance, metadata, ttl_s)
         if embedding is not None:
             vector = unit_vector("embedding", embedding)
         else:
             vector = await self._aembedded("content", lambda: self._aembed_one(request.content))
-        return await self._arun("remember", self._remember(scope, request, vector))
+        return await self._arun("remember", self._remember(scope, request, vector, supersedes))
 
     async def _aembed_one(self, text: str) -> list[float]:
         return (await self.embeddings.aembed_documents([text]))[0]

@@ -61,7 +61,44 @@ def test_a_duplicate_returns_the_existing_memory_id(
     assert again["status"] == "duplicate"
     assert again["memory_id"] == first["memory_id"]
     assert again["existing_content"] == "Prefers email over phone calls"
-    assert "forget" in again["hint"]
+    assert "nothing changed" in again["hint"]
+
+
+def test_a_correction_replaces_the_old_memory_and_says_so(
+    memory_tools: dict[str, BaseTool], caller: Callable[..., RunnableConfig]
+) -> None:
+    me = caller()
+    remember, recall = memory_tools["remember"], memory_tools["recall"]
+    _, old = call(
+        remember, {"content": "My phone number is 503-555-0100", "content_type": "identifier"}, me
+    )
+    status, new = call(
+        remember,
+        {"content": "My new phone number is 503-555-0147", "content_type": "identifier"},
+        me,
+    )
+    assert status == "success"
+    assert new["status"] == "corrected"
+    assert new["replaced"] == [
+        {"memory_id": old["memory_id"], "content": "My phone number is 503-555-0100"}
+    ]
+    _, found = call(recall, {"query": "phone number", "content_types": ["identifier"]}, me)
+    assert [m["content"] for m in found["memories"]] == ["My new phone number is 503-555-0147"]
+
+
+def test_the_model_can_name_what_a_memory_replaces(
+    memory_tools: dict[str, BaseTool], caller: Callable[..., RunnableConfig]
+) -> None:
+    me = caller()
+    remember = memory_tools["remember"]
+    _, old = call(remember, {"content": "Has a dog called Rex"}, me)
+    _, new = call(remember, {"content": "Has a cat called Tom", "replaces": [old["memory_id"]]}, me)
+    assert new["status"] == "corrected"
+    assert [r["memory_id"] for r in new["replaced"]] == [old["memory_id"]]
+    status, error = call(remember, {"content": "x y z", "replaces": ["not-an-id"]}, me)
+    assert status == "error"
+    assert error["error"]["code"] == "invalid_input"
+    assert error["error"]["fields"][0]["field"] == "replaces"
 
 
 def test_recall_and_forget_round_trip(
