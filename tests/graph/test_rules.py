@@ -7,7 +7,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from graphs.support.facts import extract_facts
+from graphs.support.facts import extract_facts, forget_request
 from graphs.support.responder import best_sentences, compose_answer
 from graphs.support.safety import injection_markers, sanitize
 
@@ -142,3 +142,35 @@ def test_headings_are_not_quoted_as_sentences() -> None:
         "We ship to Canada.",
         "International orders cost $29.95.",
     ]
+
+
+def test_facts_the_customer_asks_us_to_note_and_attribute_corrections() -> None:
+    assert [
+        (f.content_type, f.content)
+        for f in extract_facts("Please remember that my T-shirt size is M")
+    ] == [("fact", "My T-shirt size is M")]
+    assert [f.content for f in extract_facts("I'm allergic to latex, please note that.")] == [
+        "I'm allergic to latex"
+    ]
+    assert [f.content for f in extract_facts("I moved to 48 Pine Avenue, Salem 97301.")] == [
+        "I moved to 48 Pine Avenue, Salem 97301."
+    ]
+    assert ("identifier", "Phone number: 5035550147") in {
+        (f.content_type, f.content)
+        for f in extract_facts("Actually, phone calls are fine now, call me on 503-555-0147")
+    }
+
+
+def test_a_forget_request_is_recognised_and_stores_nothing() -> None:
+    message = "Please forget my phone number."
+    assert extract_facts(message) == []
+    request = forget_request(message)
+    assert request is not None
+    assert request.target == "phone number"
+    assert request.matches("Phone number: 5035550147")
+    assert request.matches("Preference: call me on 503-555-0147")
+    assert not request.matches("Email address: a@example.com")
+    assert forget_request("Where is my order #W1000101?") is None
+    delivery = forget_request("Can you delete the delivery note you stored?")
+    assert delivery is not None
+    assert delivery.slot_prefixes == ("delivery_instructions",)
