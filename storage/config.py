@@ -164,8 +164,10 @@ class MemoryConfig(BaseModel):
         gt=0,
         le=1,
         description=(
-            "Cosine at or above which two memories are duplicates (and only if they mention the "
-            "same numbers). 0.88 favours precision: StackFAQ 1.00, STS-B 0.80 (bench.memory)."
+            "Cosine at or above which two memories are duplicates, if the guard tier finds no "
+            "difference (numbers, negation, direction, names, slot values). 0.88 favours "
+            "precision: merge precision 1.00 on our customer-fact pairs and StackFAQ, 0.81 on "
+            "STS-B (bench.memory)."
         ),
     )
     simhash_radius: int = Field(
@@ -180,7 +182,7 @@ class MemoryConfig(BaseModel):
     ttl_s: dict[str, int | None] = Field(
         default_factory=default_ttls,
         description="TTL in seconds per content type (missing or null: default_ttl_s); "
-        "defaults in storage/memory/types.py.",
+        "defaults and rules in storage/memory_types.py.",
     )
     default_ttl_s: int | None = Field(
         default=None, ge=1, description="TTL for content types not in ttl_s (empty: keep)."
