@@ -72,3 +72,49 @@ async def test_fifty_concurrent_async_remembers_leave_one_row(
     )
     assert len({r.memory.id for r in results}) == 1
     assert sum(not r.deduped for r in results) == 1
+
+
+def _correct_phone(url: str, tenant: str, worker: int, start_at: float) -> list[int]:
+    """Runs in a child process: four threads each give the customer another phone number."""
+    database = Database(DatabaseConfig(url=url))
+    store = MemoryStore(database, DeterministicFakeEmbedding(size=384), MemoryConfig())
+    scope = Scope(tenant, "user-1")
+    time.sleep(max(0.0, start_at - time.time()))
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            results = list(
+                pool.map(
+                    lambda i: store.remember(
+                        scope,
+                        f"My phone number is 503-555-{worker}{i:03d}",
+                        content_type="identifier",
+                    ),
+                    range(4),
+                )
+            )
+        return [len(r.superseded) for r in results]
+    finally:
+        database.dispose()
+
+
+def test_concurrent_corrections_from_processes_leave_one_current_fact(
+    memory_database: Database, database_url: str, scope: Scope
+) -> None:
+    """Each remember decides under the customer's lock, so every correction sees the last one."""
+    start_at = time.time() + 2.0
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(2, mp_context=context) as processes:
+        children = [
+            processes.submit(_correct_phone, database_url, scope.tenant_id, worker, start_at)
+            for worker in (1, 2)
+        ]
+        mine = _correct_phone(database_url, scope.tenant_id, 3, start_at)
+        superseded = mine + [count for child in children for count in child.result()]
+
+    with memory_database.transaction() as connection:
+        rows = connection.execute(
+            select(memories.c.superseded_by).where(memories.c.tenant_id == scope.tenant_id)
+        ).all()
+    assert len(rows) == 12
+    assert sum(row.superseded_by is None for row in rows) == 1
+    assert sorted(superseded) == [0] + [1] * 11
