@@ -82,8 +82,15 @@ _FORGET_SLOTS = {
     "subscription": "subscription",
     "contact": "contact_preference",
 }
-# Slots whose sentence is stored as a fact of its own (phone and e-mail become identifiers).
+# Slots whose sentence is stored on its own (phone and e-mail become identifiers).
 _FACT_SLOTS = ("address", "name", "size", "allergy", "care")
+_PREFERENCE_SLOTS = (
+    "contact_preference",
+    "payment_preference",
+    "delivery_instructions",
+    "language",
+    "subscription",
+)
 _MAX_FACT_CHARS = 300
 _IMPORTANCE: dict[FactType, float] = {
     "fact": 0.8,
@@ -150,6 +157,11 @@ def _asked_to_note(sentence: str) -> str | None:
     return None
 
 
+def _states(sentence: str, kinds: tuple[str, ...]) -> bool:
+    """Whether the sentence states a customer attribute of one of these kinds."""
+    return any(key.startswith(kinds) for key in slots.recognise(sentence))
+
+
 def _phones(sentence: str) -> list[str]:
     phone = slots.recognise(sentence).get("phone")
     return [phone] if phone else []
@@ -166,11 +178,11 @@ def extract_facts(message: str) -> list[Fact]:
         noted = _asked_to_note(sentence)
         if noted:
             facts.append(_fact(_clip(noted), "fact"))
-        elif _PREFERENCE.search(sentence):
+        elif _PREFERENCE.search(sentence) or _states(sentence, _PREFERENCE_SLOTS):
             facts.append(_fact(f"Preference: {_clip(sentence)}", "preference"))
         elif _ISSUE.search(sentence):
             facts.append(_fact(f"Reported issue: {_clip(sentence)}", "issue"))
-        elif any(key.startswith(_FACT_SLOTS) for key in slots.recognise(sentence)):
+        elif _states(sentence, _FACT_SLOTS):
             facts.append(_fact(_clip(sentence), "fact"))
     for order_id in dict.fromkeys(match.upper() for match in ORDER_ID.findall(message)):
         facts.append(_fact(f"Order number: {order_id}", "identifier"))

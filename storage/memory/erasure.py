@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
@@ -49,6 +50,28 @@ def forget_plan(*, scope: Scope, memory_id: str, now: float) -> Plan[bool]:
         return False
     yield Step(audit.record([audit.scoped(scope, "forget", memory_id, now)]), "rowcount")
     return True
+
+
+def forget_matching_plan(
+    *, scope: Scope, matches: Callable[[str], bool], now: float
+) -> Plan[list[MemoryRecord]]:
+    """Forget every current memory whose text ``matches`` ("forget my phone number"): the
+    caller decides what a request is about; the store finds and hides the memories."""
+    rows = yield Step(
+        select(*RECORD_COLUMNS).where(in_scope(scope), live(now)).order_by(memories.c.created_at)
+    )
+    chosen = [MemoryRecord.from_row(row) for row in rows if matches(row.content)]
+    if not chosen:
+        return []
+    yield Step(
+        update(memories)
+        .where(in_scope(scope), memories.c.id.in_([m.id for m in chosen]), live(now))
+        .values(deleted_at=now),
+        "rowcount",
+    )
+    entries = [audit.scoped(scope, "forget", m.id, now, reason="request") for m in chosen]
+    yield Step(audit.record(entries), "rowcount")
+    return chosen
 
 
 def export_plan(*, tenant_id: str, user_id: str, now: float) -> Plan[dict[str, Any]]:

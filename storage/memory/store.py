@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -22,11 +22,17 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from storage.config import MemoryConfig
 from storage.engine import Database
 from storage.memory import binary_results
-from storage.memory.erasure import export_plan, forget_plan, purge_plan, validate_memory_id
+from storage.memory.erasure import (
+    export_plan,
+    forget_matching_plan,
+    forget_plan,
+    purge_plan,
+    validate_memory_id,
+)
 from storage.memory.errors import EmbeddingFailedError, MemoryStorageError
 from storage.memory.execution import Plan, arun, run
 from storage.memory.inputs import RecallInput, RememberInput, parse, unit_vector
-from storage.memory.models import RecalledMemory, RememberResult
+from storage.memory.models import MemoryRecord, RecalledMemory, RememberResult
 from storage.memory.recall import recall_plan
 from storage.memory.remember import remember_plan
 from storage.memory.scope import Scope, validate_id
@@ -221,6 +227,12 @@ class MemoryStore:
         """Hide a memory now (soft delete); the sweep erases its text after the grace period."""
         return self._run("forget", self._forget(scope, memory_id))
 
+    def forget_matching(self, scope: Scope, matches: Callable[[str], bool]) -> list[MemoryRecord]:
+        """Forget (soft delete) every current memory whose text ``matches``; returns them, so
+        the caller can tell the customer what was forgotten."""
+        plan = forget_matching_plan(scope=scope, matches=matches, now=time.time())
+        return self._run("forget", plan)
+
     def sweep(self, batch_size: int | None = None) -> int:
         """Hard-delete expired and long-forgotten memories in batches; returns rows deleted."""
         total = 0
@@ -293,6 +305,12 @@ class MemoryStore:
 
     async def aforget(self, scope: Scope, memory_id: str) -> bool:
         return await self._arun("forget", self._forget(scope, memory_id))
+
+    async def aforget_matching(
+        self, scope: Scope, matches: Callable[[str], bool]
+    ) -> list[MemoryRecord]:
+        plan = forget_matching_plan(scope=scope, matches=matches, now=time.time())
+        return await self._arun("forget", plan)
 
     async def asweep(self, batch_size: int | None = None) -> int:
         total = 0

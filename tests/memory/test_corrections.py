@@ -147,3 +147,26 @@ def test_purge_erases_superseded_memories_too(real_store: MemoryStore, scope: Sc
     counts = real_store.purge(scope.tenant_id, scope.user_id)
     assert counts["memories"] == 2
     assert rows(real_store.database, scope) == []
+
+
+async def test_forget_my_phone_number_forgets_every_memory_of_it(
+    real_store: MemoryStore, scope: Scope
+) -> None:
+    """The graph's helper decides what the request is about; the store forgets those."""
+    from graphs.support.facts import extract_facts, forget_request, forgot_note
+
+    for message in ("My phone number is 503-555-0100", "Please reply in Spanish"):
+        for fact in extract_facts(message):
+            await real_store.aremember(scope, fact.content, content_type=fact.content_type)
+    request = forget_request("Please forget my phone number.")
+    assert request is not None
+
+    forgotten = await real_store.aforget_matching(scope, request.matches)
+
+    assert [m.content for m in forgotten] == ["Phone number: 5035550100"]
+    assert forgot_note([m.content for m in forgotten], request) == (
+        "Done: I've forgotten one note about your phone number."
+    )
+    recalled = await real_store.arecall(scope, "what is the customer's phone number", limit=5)
+    assert [hit.memory.content for hit in recalled] == ["Preference: Please reply in Spanish"]
+    assert await real_store.aforget_matching(scope, request.matches) == []
