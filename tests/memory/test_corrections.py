@@ -170,3 +170,24 @@ async def test_forget_my_phone_number_forgets_every_memory_of_it(
     recalled = await real_store.arecall(scope, "what is the customer's phone number", limit=5)
     assert [hit.memory.content for hit in recalled] == ["Preference: Please reply in Spanish"]
     assert await real_store.aforget_matching(scope, request.matches) == []
+
+
+def test_a_correction_never_reaches_another_customer(real_store: MemoryStore, scope: Scope) -> None:
+    other = Scope(scope.tenant_id, "user-2")
+    other_tenant = Scope(f"{scope.tenant_id}-b", scope.user_id)
+    theirs = [
+        real_store.remember(who, "My phone number is 503-555-0100").memory.id
+        for who in (other, other_tenant)
+    ]
+    stolen = real_store.remember(scope, "My shoe size is 42", supersedes=theirs)
+    assert stolen.superseded == (), "another customer's memory id supersedes nothing"
+    mine = real_store.remember(scope, "My phone number is 503-555-0147")
+    old = real_store.remember(scope, "My phone number is 503-555-0199")
+    forged = real_store.remember(scope, "My T-shirt size is M", supersedes=[mine.memory.id])
+
+    assert mine.superseded == ()
+    assert [m.id for m in old.superseded] == [mine.memory.id]
+    assert forged.superseded == (), "an id already superseded is not current any more"
+    for who in (other, other_tenant):
+        exported = real_store.export(who.tenant_id, who.user_id)["memories"]
+        assert [m["state"] for m in exported] == ["live"]
