@@ -22,7 +22,7 @@ from storage.memory import audit
 from storage.memory.errors import InvalidMemoryInputError
 from storage.memory.execution import Plan, Step
 from storage.memory.models import MemoryRecord, iso
-from storage.memory.queries import RECORD_COLUMNS, in_scope, live, owned_by
+from storage.memory.queries import RECORD_COLUMNS, in_scope, live, owned_by, scope_lock
 from storage.memory.scope import Scope
 from storage.memory.tables import audit as audit_table
 from storage.memory.tables import memories
@@ -38,7 +38,8 @@ def validate_memory_id(memory_id: object) -> str:
     return memory_id
 
 
-def forget_plan(*, scope: Scope, memory_id: str, now: float) -> Plan[bool]:
+def forget_plan(*, scope: Scope, memory_id: str, now: float, backend: str) -> Plan[bool]:
+    yield scope_lock(backend, scope)
     forgotten = yield Step(
         update(memories)
         .where(in_scope(scope), memories.c.id == memory_id, live(now))
@@ -53,10 +54,11 @@ def forget_plan(*, scope: Scope, memory_id: str, now: float) -> Plan[bool]:
 
 
 def forget_matching_plan(
-    *, scope: Scope, matches: Callable[[str], bool], now: float
+    *, scope: Scope, matches: Callable[[str], bool], now: float, backend: str
 ) -> Plan[list[MemoryRecord]]:
     """Forget every current memory whose text ``matches`` ("forget my phone number"): the
     caller decides what a request is about; the store finds and hides the memories."""
+    yield scope_lock(backend, scope)
     rows = yield Step(
         select(*RECORD_COLUMNS).where(in_scope(scope), live(now)).order_by(memories.c.created_at)
     )
@@ -121,6 +123,7 @@ def purge_plan(*, tenant_id: str, user_id: str, now: float, backend: str) -> Pla
     if backend == "sqlite":
         # Zero freed pages so the text does not linger in the file's free list.
         yield Step(text("PRAGMA secure_delete = ON"), "rowcount")
+    yield scope_lock(backend, Scope(tenant_id, user_id))
     vector_count = yield Step(
         select(func.count(memories.c.embedding)).where(owned_by(tenant_id, user_id)), "scalar"
     )

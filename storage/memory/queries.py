@@ -7,14 +7,28 @@ bind parameters (``tenant_id``, ``user_id``, ``now``...) so they are built and c
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Select,
+    and_,
+    bindparam,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.memory import vector_codec
+from storage.memory.execution import Step
 from storage.memory.scope import Scope
 from storage.memory.tables import memories
 
@@ -64,6 +78,28 @@ def live(now: Time) -> ColumnElement[bool]:
         memories.c.deleted_at.is_(None),
         memories.c.superseded_by.is_(None),
         or_(memories.c.expires_at.is_(None), memories.c.expires_at > now),
+    )
+
+
+def lock_key(tenant_id: str, user_id: str) -> int:
+    """A signed 64-bit advisory-lock key for one customer's memories."""
+    digest = hashlib.blake2b(f"memory\x00{tenant_id}\x00{user_id}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+@functools.cache
+def _lock_statement(backend: str) -> Executable:
+    if backend == "postgresql":
+        return select(func.pg_advisory_xact_lock(bindparam("lock_key")))
+    # A write that matches nothing still takes SQLite's write lock for the transaction.
+    return update(memories).where(false()).values(access_count=memories.c.access_count)
+
+
+def scope_lock(backend: str, scope: Scope) -> Step:
+    """The first step of every write to one customer's memories (remember, forget, purge):
+    writers of one customer run one at a time, so each decides from what the last one wrote."""
+    return Step(
+        _lock_statement(backend), "rowcount", {"lock_key": lock_key(scope.tenant_id, scope.user_id)}
     )
 
 

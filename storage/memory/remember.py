@@ -1,8 +1,9 @@
 """remember(): one algorithm, one transaction, on SQLite and Postgres alike.
 
-1. lock the customer's scope: ``pg_advisory_xact_lock`` of a hash of (tenant, user) on
-   Postgres; on SQLite a write statement that matches nothing, which takes the database's
-   write lock (so the transaction never has to upgrade a read lock, which could deadlock);
+1. lock the customer's scope (``queries.scope_lock``, taken by forget and purge too):
+   ``pg_advisory_xact_lock`` of a hash of (tenant, user) on Postgres; on SQLite a write that
+   matches nothing, which takes the database's write lock (so the transaction never has to
+   upgrade a read lock, which could deadlock);
 2. read the scope's live memories without their text (ids, hashes, SimHashes, slot keys,
    vectors) and shortlist the few that matter; read only those texts (``decide``);
 3. write the outcome: refresh the duplicate, or insert the new memory and mark the memories
@@ -17,7 +18,6 @@ Nothing is kept between calls: no process holds a copy of a customer's memories.
 from __future__ import annotations
 
 import functools
-import hashlib
 import uuid
 from typing import Any
 
@@ -31,8 +31,6 @@ from sqlalchemy import (
     any_,
     bindparam,
     case,
-    false,
-    func,
     select,
     update,
 )
@@ -43,30 +41,22 @@ from storage.memory.binary_results import binary_results
 from storage.memory.execution import Plan, Step
 from storage.memory.inputs import RememberInput
 from storage.memory.models import MemoryRecord, RememberResult
-from storage.memory.queries import RECORD_COLUMNS, bound_scope, insert_for, live, scope_parameters
+from storage.memory.queries import (
+    RECORD_COLUMNS,
+    bound_scope,
+    insert_for,
+    live,
+    scope_lock,
+    scope_parameters,
+)
 from storage.memory.scope import Scope
 from storage.memory.tables import memories
-
-
-def lock_key(scope: Scope) -> int:
-    """A signed 64-bit advisory-lock key for the (tenant, user) scope."""
-    digest = hashlib.blake2b(
-        f"memory\x00{scope.tenant_id}\x00{scope.user_id}".encode(), digest_size=8
-    ).digest()
-    return int.from_bytes(digest, "big", signed=True)
 
 
 def ttl_for(config: MemoryConfig, content_type: str, ttl_s: int | None) -> int | None:
     if ttl_s is not None:
         return ttl_s
     return config.ttl_s.get(content_type) or config.default_ttl_s
-
-
-@functools.cache
-def _lock(backend: str) -> Any:
-    if backend == "postgresql":
-        return select(func.pg_advisory_xact_lock(bindparam("lock_key")))
-    return update(memories).where(false()).values(access_count=memories.c.access_count)
 
 
 @functools.cache
@@ -211,7 +201,7 @@ def remember_plan(
     )
     ttl = ttl_for(config, request.content_type, request.ttl_s)
     expires_at = None if ttl is None else now + ttl
-    yield Step(_lock(backend), "rowcount", {"lock_key": lock_key(scope)})
+    yield scope_lock(backend, scope)
     rows = yield Step(_current(), "all", {**scope_parameters(scope), "now": now})
     current = decide.Current.read(rows, 0 if vector is None else vector.shape[0])
     candidates = decide.shortlist(new, current, config)

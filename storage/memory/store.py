@@ -166,7 +166,12 @@ class MemoryStore:
         )
 
     def _forget(self, scope: Scope, memory_id: str) -> Plan[bool]:
-        return forget_plan(scope=scope, memory_id=validate_memory_id(memory_id), now=time.time())
+        return forget_plan(
+            scope=scope,
+            memory_id=validate_memory_id(memory_id),
+            now=time.time(),
+            backend=self.database.backend,
+        )
 
     def _sweep_batch(self, batch_size: int | None) -> Plan[tuple[int, int]]:
         return sweep_batch_plan(
@@ -230,7 +235,9 @@ class MemoryStore:
     def forget_matching(self, scope: Scope, matches: Callable[[str], bool]) -> list[MemoryRecord]:
         """Forget (soft delete) every current memory whose text ``matches``; returns them, so
         the caller can tell the customer what was forgotten."""
-        plan = forget_matching_plan(scope=scope, matches=matches, now=time.time())
+        plan = forget_matching_plan(
+            scope=scope, matches=matches, now=time.time(), backend=self.database.backend
+        )
         return self._run("forget", plan)
 
     def sweep(self, batch_size: int | None = None) -> int:
@@ -309,7 +316,9 @@ class MemoryStore:
     async def aforget_matching(
         self, scope: Scope, matches: Callable[[str], bool]
     ) -> list[MemoryRecord]:
-        plan = forget_matching_plan(scope=scope, matches=matches, now=time.time())
+        plan = forget_matching_plan(
+            scope=scope, matches=matches, now=time.time(), backend=self.database.backend
+        )
         return await self._arun("forget", plan)
 
     async def asweep(self, batch_size: int | None = None) -> int:
