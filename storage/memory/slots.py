@@ -37,7 +37,7 @@ _CONTACT = re.compile(
     r"|\b(never|don'?t|do not)\s+(call|e-?mail|text|phone|contact)\b",
     _FLAGS,
 )
-_PHONE_CUE = re.compile(r"\b(phone|mobile|cell|number|call me on|call me at|reach me on)\b", _FLAGS)
+_PHONE_CUE = re.compile(r"\b(phone|mobile|cell|number|(?:call|text|reach) me (?:on|at))\b", _FLAGS)
 _EMAIL_CUE = re.compile(r"\b(e-?mail|address)\b", _FLAGS)
 _ADDRESS = re.compile(
     r"\b(?:(shipping|billing|delivery|home|work)\s+)?address\b(?!\s+book)"
@@ -94,6 +94,12 @@ _FILLER = frozenset(
     ["please", "kindly", "always", "now", "from", "on", "the", "a", "an", "my", "our", "just"]
 )
 
+_REFUSED_MAIL = re.compile(
+    r"\b(?:stop sending|don'?t (?:want|send)|do not (?:want|send)|no more)\b.*?"
+    r"\b(newsletter|marketing|offers|magazine)s?\b",
+    _FLAGS,
+)
+
 
 def _word_key(text: str) -> str:
     return "-".join(text.lower().replace("-", "").split())
@@ -104,6 +110,7 @@ def _polarity(text: str) -> str:
 
 
 def _contact(text: str) -> Slots:
+    text = _NAME.sub("", text)  # "call me Bob" gives a name, not a contact preference
     if not _CONTACT.search(text):
         return {}
     clauses = re.split(r"[,;]|\bbut\b|\band\b", text, flags=_FLAGS)
@@ -187,6 +194,9 @@ def _language(text: str) -> Slots:
 
 
 def _subscription(text: str) -> Slots:
+    refusal = _REFUSED_MAIL.search(text)
+    if refusal:
+        return {f"subscription:{refusal.group(1).lower()}": "-"}
     match = _SUBSCRIPTION.search(text)
     if not match:
         return {}

@@ -85,6 +85,9 @@ def test_an_added_name_alone_is_not_a_substitution() -> None:
         ("Please unsubscribe me from the newsletter", {"subscription:newsletter": "-"}),
         ("Leave parcels at the back door", {"delivery_instructions": "leave parcels at back door"}),
         ("The blender stopped working after a week", {}),
+        ("Call me Bob", {"name": "bob"}),
+        ("Text me at 503-555-0100", {"contact_preference": "sms+", "phone": "5035550100"}),
+        ("Please stop sending me the newsletter", {"subscription:newsletter": "-"}),
     ],
 )
 def test_slots_a_correction_is_recognised_by(text: str, expected: dict[str, str]) -> None:
