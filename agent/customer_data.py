@@ -1,7 +1,7 @@
 """One customer's data across every backend: export (portability, GDPR art. 20) and
 erasure (art. 17).
 
-Erasure: memories (rows, vectors, SimHash bands, audit entries), tickets with their events,
+Erasure: memories (rows, vectors, superseded rows, audit entries), tickets with their events,
 access-log entries, the customer's conversation checkpoints and, when a LangGraph server is
 configured, their threads and store items there (``agent.server_data``) are deleted; the
 receipt counts what went from each backend. Each backend is purged in its own transaction,

@@ -174,7 +174,8 @@ class MemoryConfig(BaseModel):
         default=4,
         ge=0,
         le=5,
-        description="Hamming radius of the 64-bit SimHash near-duplicate tier (6 bands: at most 5).",
+        description="Hamming radius of the 64-bit SimHash near-duplicate tier (4 matched no "
+        "unrelated pair on STS-B / StackFAQ).",
     )
     half_life_days: float = Field(
         default=30.0, gt=0, description="Importance halves after this long without reinforcement."

@@ -58,6 +58,12 @@ def test_another_person_is_another_fact(first: str, second: str) -> None:
     assert guards.same_fact(a, b) == (first == second)
 
 
+def test_numbers_are_compared_as_written() -> None:
+    assert guards.same_fact("order 1042 on monday", "Monday: order 1042")
+    assert "number" in guards.differences("refund 12.50", "refund 12.5")
+    assert "number" in guards.differences("call after 9am", "call after 9pm")
+
+
 def test_an_added_name_alone_is_not_a_substitution() -> None:
     assert guards.same_fact("Obama signs the bill", "President Obama signs the bill")
 
