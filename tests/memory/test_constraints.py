@@ -1,4 +1,4 @@
-"""The schema refuses rows that break what the code assumes, on both backends (migration 0005)."""
+"""The schema refuses rows that break what the code assumes, on both backends (migration 0006)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """One remember algorithm: corrections, no scope versions or SimHash bands; CHECK constraints.
 
-Revision ID: 0005_memory_corrections_checks
-Revises: 0004_memory_scope_versions
+Revision ID: 0006_memory_corrections_checks
+Revises: 0005_access_log
 Create Date: 2026-12-05
 
 - ``memories`` gains ``superseded_by`` / ``superseded_at`` (a correction replaced the row)
@@ -24,8 +24,8 @@ from alembic import op
 
 from storage.checks import one_of
 
-revision: str = "0005_memory_corrections_checks"
-down_revision: str | None = "0004_memory_scope_versions"
+revision: str = "0006_memory_corrections_checks"
+down_revision: str | None = "0005_access_log"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
