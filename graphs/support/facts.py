@@ -91,6 +91,7 @@ _PREFERENCE_SLOTS = (
     "language",
     "subscription",
 )
+_LABEL = re.compile(r"^(Preference|Reported issue): ")
 _MAX_FACT_CHARS = 300
 _IMPORTANCE: dict[FactType, float] = {
     "fact": 0.8,
@@ -193,9 +194,10 @@ def extract_facts(message: str) -> list[Fact]:
     return facts
 
 
-def correction_note(new: str) -> str:
-    """What the reply says when a fact replaced older ones: the new value, confirmed."""
-    return f"Noted, I've updated that: {new} (this replaces what we had before)."
+def correction_note(corrections: list[str]) -> str:
+    """What the turn ends with when facts replaced older ones: the new values, confirmed."""
+    values = "; ".join(_LABEL.sub("", text).rstrip(".") for text in corrections)
+    return f"I've updated my notes: {values}. This replaces what I had before."
 
 
 def forgot_note(forgotten: list[str], request: ForgetRequest) -> str:

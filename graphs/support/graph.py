@@ -1,7 +1,8 @@
 """The support agent graph: one customer turn.
 
     START → guard ─┬→ recall → triage ─┬→ escalate ─────────────────┬→ remember → END
-                   │                   ├→ retrieve → respond ⇄ tools ┘
+                   │                   ├→ retrieve → respond ⇄ tools ┤
+                   │                   ├→ forget ────────────────────┘
                    └→ END (rejected)   └→ respond (a needed dependency is down)
 
 ``build_graph(services=...)`` binds the process services to every node. Python callers pass
@@ -30,6 +31,7 @@ from graphs.support.context import Context
 from graphs.support.dependencies import Dependencies, SupportServices
 from graphs.support.nodes import (
     escalate,
+    forget,
     guard,
     recall,
     remember,
@@ -75,6 +77,7 @@ def build_graph(
     builder.add_node("recall", partial(recall, deps=deps))
     builder.add_node("triage", partial(triage, deps=deps))
     builder.add_node("escalate", partial(escalate, deps=deps))
+    builder.add_node("forget", partial(forget, deps=deps))
     builder.add_node("retrieve", partial(retrieve, deps=deps))
     builder.add_node("respond", partial(respond, deps=deps))
     builder.add_node("tools", partial(run_tools, node=tool_node(deps)))
@@ -82,11 +85,14 @@ def build_graph(
     builder.add_edge(START, "guard")
     builder.add_conditional_edges("guard", route_after_guard, ["recall", END])
     builder.add_edge("recall", "triage")
-    builder.add_conditional_edges("triage", route_after_triage, ["escalate", "retrieve", "respond"])
+    builder.add_conditional_edges(
+        "triage", route_after_triage, ["escalate", "forget", "retrieve", "respond"]
+    )
     builder.add_edge("retrieve", "respond")
     builder.add_conditional_edges("respond", route_after_respond, ["tools", "remember"])
     builder.add_edge("tools", "respond")
     builder.add_edge("escalate", "remember")
+    builder.add_edge("forget", "remember")
     builder.add_edge("remember", END)
     return builder.compile(checkpointer=checkpointer, store=store, name="support")
 

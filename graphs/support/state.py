@@ -17,7 +17,7 @@ from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
-Intent = Literal["question", "order", "escalate", "unavailable", "rejected"]
+Intent = Literal["question", "order", "forget", "escalate", "unavailable", "rejected"]
 
 
 class Passage(TypedDict):
@@ -59,6 +59,7 @@ class RememberedFact(TypedDict):
     content_type: str
     memory_id: str | None
     deduped: bool
+    superseded: list[str]  # ids of the memories this fact corrected
 
 
 class InputState(TypedDict):

@@ -1,7 +1,7 @@
 """The customer's own words through the graph: corrections supersede, notes are kept.
 
 Runs the real graph (offline responder, embedded storage): what a customer would notice is
-the fact the next turn recalls, so that is what is asserted.
+the reply and the fact the next turn recalls, so that is what is asserted.
 """
 
 from __future__ import annotations
@@ -22,8 +22,15 @@ async def test_a_contact_preference_reversal_leaves_only_the_new_preference(
     graph: Any, services: Services, user: str
 ) -> None:
     await turn(graph, "Please only contact me by email, never by phone.", user=user)
-    await turn(graph, "Actually, phone calls are fine now, call me on 503-555-0147", user=user)
+    changed = await turn(
+        graph, "Actually, phone calls are fine now, call me on 503-555-0147", user=user
+    )
     later = await turn(graph, "How will you contact me?", user=user)
+
+    reply = changed["messages"][-1].text
+    assert "updated" in reply
+    assert "call me on 503-555-0147" in reply
+    assert [len(f["superseded"]) for f in changed["remembered"]] == [1, 0]
 
     recalled = [m["content"] for m in later["memories"]]
     assert any("phone calls are fine now" in text for text in recalled)
@@ -44,3 +51,19 @@ async def test_please_remember_stores_the_fact_even_without_an_article(
     assert "I'm allergic to latex" in current
     assert "Sorry, my T-shirt size is L" in current
     assert "My T-shirt size is M" not in current
+
+
+async def test_forget_my_phone_number_forgets_it_and_says_so(
+    graph: Any, services: Services, user: str
+) -> None:
+    await turn(graph, "My phone number is 503-555-0100. Please reply in Spanish.", user=user)
+    assert "Phone number: 5035550100" in await _current(services, user)
+
+    asked = await turn(graph, "Please forget my phone number.", user=user)
+
+    assert asked["messages"][-1].text == "Done: I've forgotten one note about your phone number."
+    assert asked["remembered"] == []
+    assert "5035550100" not in asked["messages"][-1].text
+    assert await _current(services, user) == ["Preference: Please reply in Spanish."]
+    again = await turn(graph, "Please forget my phone number.", user=user)
+    assert "nothing to forget" in again["messages"][-1].text

@@ -1,5 +1,5 @@
 """The nodes of one support turn, a module each: guard → recall → triage → (escalate |
-retrieve → respond ⇄ tools) → remember.
+retrieve → respond ⇄ tools | forget) → remember.
 
 Every node is ``async def node(state, runtime, *, deps)``: ``runtime`` carries the run's
 context and the server-authenticated user, ``deps`` the process services (bound by
@@ -11,6 +11,7 @@ an interrupted node from its start.
 """
 
 from graphs.support.nodes.escalate import escalate
+from graphs.support.nodes.forget import forget
 from graphs.support.nodes.guard import guard
 from graphs.support.nodes.recall import recall
 from graphs.support.nodes.remember import remember
@@ -19,4 +20,14 @@ from graphs.support.nodes.retrieve import retrieve
 from graphs.support.nodes.tools import run_tools
 from graphs.support.nodes.triage import triage
 
-__all__ = ["escalate", "guard", "recall", "remember", "respond", "retrieve", "run_tools", "triage"]
+__all__ = [
+    "escalate",
+    "forget",
+    "guard",
+    "recall",
+    "remember",
+    "respond",
+    "retrieve",
+    "run_tools",
+    "triage",
+]

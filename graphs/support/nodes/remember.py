@@ -1,6 +1,9 @@
 """remember: store the durable facts the customer stated this turn (``durable_facts``).
 
-Only a known customer's facts are kept: a run without one keeps nothing long-term.
+Only a known customer's facts are kept: a run without one keeps nothing long-term. A fact
+that corrects older ones (a new phone number, address, size, contact preference) supersedes
+them in the store, and the turn ends with a short confirmation of the new value
+(``facts.correction_note``), so the customer sees that the change was taken.
 """
 
 from __future__ import annotations
@@ -8,10 +11,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from langchain_core.messages import AIMessage
 from langgraph.runtime import Runtime
 
 from graphs.support.context import Context, customer
 from graphs.support.dependencies import Dependencies
+from graphs.support.facts import correction_note
 from graphs.support.nodes.respond import durable_facts
 from graphs.support.state import State
 from storage.memory import Scope
@@ -29,6 +34,7 @@ async def remember(
     facts = durable_facts(state)
     scope = Scope(who.tenant_id, who.user_id)
     remembered: list[dict[str, Any]] = []
+    corrections: list[str] = []
     for fact in facts:
         try:
             result = await deps.call(
@@ -50,6 +56,12 @@ async def remember(
                 "content_type": fact.content_type,
                 "memory_id": result.memory.id,
                 "deduped": result.deduped,
+                "superseded": [old.id for old in result.superseded],
             }
         )
-    return {"remembered": remembered}
+        if result.superseded:
+            corrections.append(fact.content)
+    if not corrections:
+        return {"remembered": remembered}
+    note = AIMessage(correction_note(corrections), name="assistant")
+    return {"remembered": remembered, "messages": [note]}

@@ -1,4 +1,5 @@
-"""triage: is this a question, an order lookup, or a conversation for a person?
+"""triage: is this a question, an order lookup, a request to forget something about the
+customer (``facts.forget_request``), or a conversation for a person?
 
 Escalation signals come from ``tools.escalation.detector``. An open breaker on the
 dependency the turn needs (the knowledge base, or the CRM for an order) makes the turn
@@ -15,7 +16,7 @@ from langgraph.runtime import Runtime
 
 from graphs.support.context import Context, settings_of
 from graphs.support.dependencies import Dependencies
-from graphs.support.facts import ORDER_ID
+from graphs.support.facts import ORDER_ID, forget_request
 from graphs.support.state import State
 from tools.escalation.detector import detector_for
 
@@ -35,6 +36,8 @@ async def triage(state: State, runtime: Runtime[Context], *, deps: Dependencies)
     unavailable = [dep for dep, breaker in states.items() if breaker == "open"]
     if signals and settings_of(runtime).escalation_policy != "never":
         intent = "escalate"
+    elif forget_request(query) is not None:
+        intent = "forget"
     elif critical in unavailable:
         intent = "unavailable"
     else:
@@ -53,4 +56,6 @@ def route_after_triage(state: State) -> str:
         return "escalate"
     if intent == "unavailable":
         return "respond"
+    if intent == "forget":
+        return "forget"
     return "retrieve"
