@@ -122,6 +122,8 @@ def _details(values: Mapping[str, Any]) -> Table:
         table.add_row("recalled", "; ".join(m["content"] for m in memories))
     for fact in values.get("remembered") or []:
         state = "duplicate, not stored again" if fact["deduped"] else "stored"
+        if fact.get("superseded"):
+            state = f"stored, replaces {len(fact['superseded'])} older"
         table.add_row("remembered", f"{fact['content']} → {state} ({fact['memory_id']})")
     escalation = values.get("escalation")
     if escalation and escalation.get("status") == "answered":
