@@ -75,3 +75,19 @@ def test_ticket_rows_breaking_a_check_are_refused(memory_database: Database, bad
         connection.execute(insert(TICKETS), ticket_row())
     with pytest.raises(IntegrityError), memory_database.transaction() as connection:
         connection.execute(insert(TICKETS), ticket_row(**bad))
+
+
+def test_the_migration_checks_what_the_code_allows_today() -> None:
+    """The migration freezes its lists; a value added in code needs a migration too."""
+    import importlib
+
+    from storage.memory_types import CONTENT_TYPES
+    from storage.tickets.tables import TICKET_PRIORITIES, TICKET_STATUSES, WEBHOOK_STATUSES
+
+    migration = importlib.import_module(
+        "storage.migrations.versions.0006_memory_corrections_checks"
+    )
+    assert migration.CONTENT_TYPES == CONTENT_TYPES
+    assert migration.TICKET_STATUSES == TICKET_STATUSES
+    assert migration.TICKET_PRIORITIES == TICKET_PRIORITIES
+    assert migration.WEBHOOK_STATUSES == WEBHOOK_STATUSES
