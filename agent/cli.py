@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from agent import auth_commands, chat, crm_commands, demo, ingest_command, memory_commands
+from agent.eval import command as eval_command
 from agent.settings import Settings, SettingsError, load_settings
 
 Command = Callable[[Settings, argparse.Namespace], int]
@@ -56,6 +57,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     demo.register(sub, commands)
     chat.register(sub, commands)
     auth_commands.register(sub, commands)
+    eval_command.register(sub, commands)
     return parser, commands
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field, SecretStr
 
@@ -22,14 +24,16 @@ class ChatModelConfig(BaseModel):
     )
 
 
-def build_chat_model(config: ChatModelConfig, model: str) -> BaseChatModel:
+def build_chat_model(config: ChatModelConfig, model: str, **options: Any) -> BaseChatModel:
     """``ChatOpenAI`` on any OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp).
 
     Client retries stay at ``config.max_retries`` (0 by default): the resilience decorator
     owns the retry budget, and retries inside it would multiply attempts. ``timeout_s`` is
     the client's timeout for every connect and read, so when streaming it bounds the wait
     for the first token and between tokens; the ``llm`` policy bounds a whole attempt by
-    the same value (``tools.resilience.config.kind_defaults``).
+    the same value (``tools.resilience.config.kind_defaults``). ``options`` are
+    further ``ChatOpenAI`` fields (``seed``, ``http_async_client``: the evaluation harness
+    pins sampling and injects network faults through them).
     """
     from langchain_openai import ChatOpenAI
 
@@ -40,4 +44,5 @@ def build_chat_model(config: ChatModelConfig, model: str) -> BaseChatModel:
         temperature=config.temperature,
         timeout=config.timeout_s,
         max_retries=config.max_retries,
+        **options,
     )

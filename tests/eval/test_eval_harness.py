@@ -1,0 +1,221 @@
+"""``support-agent eval`` end to end: the CLI, the real graph on the demo shop, and two
+scripted OpenAI-compatible servers, one playing the agent's model and one the simulated
+customer. Every scenario's outcome is known, so the reported scores are checked exactly."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.cli import main
+from tests.openai_server import ModelServer, Status, Text, ToolCalls, serve_model
+
+SOLVED = "Order #W1000101 is processed; tracking number 512204471830."
+REFUND = "Refunds to a credit card take 5-10 business days."
+
+
+def scenario(sid: str, customer: dict[str, Any], success: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "id": sid,
+        "customer": {"id": "maya_chen_4821", **customer},
+        "shop": {"demo": True},
+        "success": success,
+    }
+
+
+SCENARIOS = [
+    scenario(
+        "solved",
+        {"turns": ["Where is my order #W1000101?"]},
+        {
+            "tool_calls": [{"name": "get_order", "arguments": {"order_id": "#W1000101"}}],
+            "must_state": ["processed", "512204471830"],
+        },
+    ),
+    scenario(
+        "wrong-argument",
+        {"turns": ["Where is my order #W1000101?"]},
+        {"tool_calls": [{"name": "get_order", "arguments": {"order_id": "W1000101"}}]},
+    ),
+    scenario(
+        "missed-handoff",
+        {"instructions": "You were charged twice and want a person from billing to fix it."},
+        {"handoff": True},
+    ),
+    scenario(
+        "needless-handoff",
+        {"turns": ["Where is my order #W1000102?"]},
+        {"handoff": False},
+    ),
+    {
+        **scenario(
+            "angry-handoff",
+            {"turns": ["This is ridiculous!! I want to talk to a real person NOW."]},
+            {"handoff": True, "final_state": {"tickets": 1}},
+        ),
+        "customer": {
+            "id": "omar_haddad_3307",
+            "turns": ["This is ridiculous!! I want to talk to a real person NOW."],
+        },
+    },
+    scenario("crash", {"instructions": "Ask anything."}, {}),
+    scenario(
+        "flaky",
+        {"turns": ["How long does a refund take on my credit card?"]},
+        {"must_state": [["5-10 business days", "5 to 10 business days"]]},
+    ),
+]
+TRIALS = 3
+
+
+def agent_script() -> list[Any]:
+    """The agent model's replies in the order the trials ask (scenario by scenario)."""
+    per_trial = {
+        "solved": [[ToolCalls([("get_order", {"order_id": "#W1000101"})]), Text(SOLVED)]] * 3,
+        # The model names the order of the same customer, but not the one asked about.
+        "wrong-argument": [
+            [ToolCalls([("get_order", {"order_id": "#W1000102"})]), Text("Delivered.")]
+        ]
+        * 3,
+        "missed-handoff": [[Text("Refunds take a few days, nothing else to do.")]] * 3,
+        "needless-handoff": [
+            [
+                ToolCalls([("escalate_to_human", {"reason": "other", "summary": "Order status."})]),
+                Text("A colleague will get back to you."),
+            ]
+        ]
+        * 3,
+        "angry-handoff": [[]] * 3,  # the detector hands off before any model call
+        "crash": [[]] * 3,
+        "flaky": [[Text(REFUND)], [Text("I am not sure, sorry.")], [Text(REFUND)]],
+    }
+    return [reply for s in SCENARIOS for trial in per_trial[s["id"]] for reply in trial]
+
+
+def customer_script() -> list[Any]:
+    replies: list[Any] = []
+    for s in SCENARIOS:
+        if s["id"] == "missed-handoff":
+            replies += [Text("I was charged twice for order #W1000201."), Text("###STOP###")] * 3
+        elif s["id"] == "crash":
+            replies += [Status(500, "customer model down")] * 3
+    return replies
+
+
+@pytest.fixture
+def embedded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    monkeypatch.setenv("SUPPORT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("COLUMNS", "200")  # the table's width, as in a wide terminal
+    return tmp_path
+
+
+def write_lines(path: Path, items: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(item) + "\n" for item in items), encoding="utf-8")
+    return path
+
+
+def run_eval(
+    tmp: Path, agent: ModelServer, customer: ModelServer, *extra: str
+) -> tuple[int, dict[str, Any]]:
+    scenarios = write_lines(tmp / "scenarios.jsonl", SCENARIOS)
+    prices = tmp / "prices.json"
+    prices.write_text(json.dumps({"scripted": {"input": 1.0, "output": 2.0}}), encoding="utf-8")
+    report = tmp / "report.json"
+    code = main(
+        [
+            "eval",
+            str(scenarios),
+            "--model",
+            "scripted",
+            "--base-url",
+            agent.base_url,
+            "--customer-model",
+            "scripted-customer",
+            "--customer-base-url",
+            customer.base_url,
+            "--trials",
+            str(TRIALS),
+            "--prices",
+            str(prices),
+            "--seed",
+            "7",
+            "--output",
+            str(report),
+            *extra,
+        ]
+    )
+    return code, json.loads(report.read_text(encoding="utf-8"))
+
+
+@pytest.mark.slow
+def test_reported_scores_match_the_known_outcomes(
+    embedded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with serve_model(*agent_script()) as agent, serve_model(*customer_script()) as customer:
+        code, report = run_eval(embedded, agent, customer)
+        assert agent.pending == 0 and customer.pending == 0  # every scripted reply was asked for
+        agent_requests, customer_requests = agent.requests, customer.requests
+    assert code == 0
+    by_id = {s["id"]: s for s in report["scenarios"]}
+    assert {k: by_id[k]["passed"] for k in by_id} == {
+        "solved": 3,
+        "wrong-argument": 0,
+        "missed-handoff": 0,
+        "needless-handoff": 0,
+        "angry-handoff": 3,
+        "crash": 0,
+        "flaky": 2,
+    }
+    assert by_id["flaky"]["pass_hat"] == {"1": 0.6667, "2": 0.3333, "3": 0.0}
+    assert by_id["wrong-argument"]["failures"] == {"tool_calls": 3}
+    assert by_id["missed-handoff"]["failures"] == {"missed_handoff": 3}
+    assert by_id["needless-handoff"]["failures"] == {"needless_handoff": 3}
+    assert by_id["crash"]["errors"] == 3
+    assert by_id["flaky"]["failures"] == {"facts": 1}
+    overall = report["overall"]
+    # pass^k over 7 scenarios: solved and angry-handoff always, flaky 2 of 3.
+    assert overall["pass_hat"] == {"1": 0.381, "2": 0.3333, "3": 0.2857}
+    # Scored calls: 3 right get_order, 3 wrong get_order, 3 needless escalate_to_human.
+    assert overall["tool_calls"] == {"precision": 0.3333, "recall": 0.5}
+    assert overall["handoff"] == {"precision": 0.5, "recall": 0.5, "observed": 6, "expected": 6}
+    # Facts: solved states both of its 2 in every trial, flaky its 1 in two trials of three.
+    assert overall["facts_coverage"] == round(8 / 9, 4)
+    assert overall["errors"] == 3
+    # Every model reply kept in a conversation carries the server's 10 + 5 tokens.
+    replies_kept = 6 + 6 + 3 + 6 + 3
+    assert overall["tokens"]["agent"] == {"input": 10 * replies_kept, "output": 5 * replies_kept}
+    assert overall["tokens"]["customer"] == {"input": 60, "output": 30}
+    assert overall["cost_usd"]["agent_total"] == pytest.approx(
+        (10 * replies_kept * 1.0 + 5 * replies_kept * 2.0) / 1e6
+    )
+    assert overall["latency_s"]["p50"] is not None
+    assert overall["latency_s"]["p95"] >= overall["latency_s"]["p50"]
+    crash = next(t for t in report["trials"] if t["scenario_id"] == "crash")
+    assert crash["error"]["code"] == "crashed" and crash["error"]["stage"] == "customer"
+    run = report["run"]
+    scenario_bytes = (embedded / "scenarios.jsonl").read_bytes()
+    assert run["scenario_sha256"] == hashlib.sha256(scenario_bytes).hexdigest()
+    assert run["agent"] == {
+        "model": "scripted",
+        "base_url": agent.base_url,
+        "temperature": 0.0,
+        "seed": 7,
+    }
+    # The agent model really saw the tool pack and the customer's words; the simulated
+    # customer really got the scenario's instructions, with the roles swapped.
+    assert all(r.body["model"] == "scripted" and r.body.get("seed") == 7 for r in agent_requests)
+    assert {t["function"]["name"] for t in agent_requests[0].body["tools"]} >= {
+        "get_order",
+        "escalate_to_human",
+    }
+    assert "Where is my order #W1000101?" in json.dumps(agent_requests[0].messages)
+    first_customer = customer_requests[0].messages
+    assert "charged twice and want a person" in first_customer[0]["content"]
+    assert first_customer[1]["role"] == "user"
+    table = capsys.readouterr().out
+    assert "pass^1" in table and "needless-handoff" in table and "0.38" in table
