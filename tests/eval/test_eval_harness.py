@@ -120,16 +120,21 @@ def write_lines(path: Path, items: list[dict[str, Any]]) -> Path:
 
 
 def run_eval(
-    tmp: Path, agent: ModelServer, customer: ModelServer, *extra: str
+    tmp: Path,
+    agent: ModelServer,
+    customer: ModelServer,
+    *extra: str,
+    scenarios: list[dict[str, Any]] = SCENARIOS,
+    trials: int = TRIALS,
 ) -> tuple[int, dict[str, Any]]:
-    scenarios = write_lines(tmp / "scenarios.jsonl", SCENARIOS)
+    path = write_lines(tmp / "scenarios.jsonl", scenarios)
     prices = tmp / "prices.json"
     prices.write_text(json.dumps({"scripted": {"input": 1.0, "output": 2.0}}), encoding="utf-8")
     report = tmp / "report.json"
     code = main(
         [
             "eval",
-            str(scenarios),
+            str(path),
             "--model",
             "scripted",
             "--base-url",
@@ -139,7 +144,7 @@ def run_eval(
             "--customer-base-url",
             customer.base_url,
             "--trials",
-            str(TRIALS),
+            str(trials),
             "--prices",
             str(prices),
             "--seed",
@@ -223,3 +228,56 @@ def test_reported_scores_match_the_known_outcomes(
     assert "pass^1" in table
     assert "needless-handoff" in table
     assert "0.38" in table
+
+
+@pytest.mark.slow
+def test_model_faults_go_through_the_resilience_layer(embedded: Path) -> None:
+    """Every connection to the model refused: the llm guard gives up, the graph answers
+    offline (a degraded turn), the expected tool call is never made, and the report says
+    how many faults were injected and what pass^k was under them."""
+    with serve_model(default=Text(SOLVED)) as agent, serve_model() as customer:
+        code, report = run_eval(
+            embedded, agent, customer, "--faults", "llm=1.0", scenarios=SCENARIOS[:1], trials=2
+        )
+        assert agent.requests == []
+    assert code == 0
+    overall = report["overall"]
+    assert overall["pass_hat"] == {"1": 0.0, "2": 0.0}
+    assert overall["failures"] == {"tool_calls": 2}
+    assert overall["degraded_turns"] == 2
+    assert overall["errors"] == 0
+    assert report["run"]["faults"] == {"llm": 1.0}
+    assert report["run"]["faults_injected"]["llm"] >= 2
+    # The offline answer still states the order's facts from the CRM.
+    assert overall["facts_coverage"] == 1.0
+
+
+@pytest.mark.slow
+def test_crm_faults_trip_the_breaker_as_in_production(embedded: Path) -> None:
+    """A CRM that always fails. First trial: the turn's order lookup degrades and the
+    model's ``get_order`` call gets a structured, retryable error back. By then the CRM
+    breaker is open, so in the second trial the graph hands the customer to a person
+    (a critical dependency is down) without asking the model: a needless hand-off that
+    only shows up under faults."""
+    turn = [ToolCalls([("get_order", {"order_id": "#W1000101"})]), Text(SOLVED)]
+    with serve_model(*turn) as agent, serve_model() as customer:
+        code, report = run_eval(
+            embedded, agent, customer, "--faults", "crm=1.0", scenarios=SCENARIOS[:1], trials=2
+        )
+        tool_results = [
+            json.loads(m["content"])
+            for r in agent.requests
+            for m in r.messages
+            if m["role"] == "tool"
+        ]
+    assert code == 0
+    [result] = tool_results
+    assert result["error"]["dependency"] == "crm"
+    assert result["error"]["retryable"] is True
+    first, second = report["trials"]
+    assert first["degraded_turns"] == 1
+    assert first["handoff"] is False
+    assert second["handoff"] is True
+    assert second["failures"] == ["tool_calls", "needless_handoff", "facts"]
+    assert report["run"]["faults_injected"]["crm"] >= 2
+    assert report["overall"]["pass_hat"] == {"1": 0.5, "2": 0.0}
