@@ -72,20 +72,46 @@ def call_matches(expected: ToolCall, actual: Mapping[str, Any]) -> bool:
 def match_calls(success: Success, actual: Sequence[Mapping[str, Any]]) -> tuple[int, int, int]:
     """(expected calls matched, calls scored, calls scored that match some expected call).
 
-    Each expected call needs a call of its own (in order when ``ordered``); a call that
+    Each expected call needs a call of its own: the most that can be paired (a maximum
+    bipartite matching, or the longest common subsequence when ``ordered``). A call that
     matches an expected one is correct even if repeated (a retry is not a wrong call)."""
     scored = [call for call in actual if call.get("name") not in success.ignore_tools]
-    used: set[int] = set()
-    matched, start = 0, 0
-    for expected in success.tool_calls:
-        for index in range(start if success.ordered else 0, len(scored)):
-            if index not in used and call_matches(expected, scored[index]):
-                used.add(index)
-                matched += 1
-                start = index + 1
-                break
-    correct = sum(any(call_matches(e, call) for e in success.tool_calls) for call in scored)
+    expected = success.tool_calls
+    fits = [[call_matches(e, call) for call in scored] for e in expected]
+    matched = _in_order(fits) if success.ordered else _pairs(fits)
+    correct = sum(any(row[index] for row in fits) for index in range(len(scored)))
     return matched, len(scored), correct
+
+
+def _pairs(fits: list[list[bool]]) -> int:
+    """Maximum matching of expected to actual calls (Kuhn's augmenting paths)."""
+    owner: dict[int, int] = {}
+
+    def place(row: int, seen: set[int]) -> bool:
+        for column, fit in enumerate(fits[row]):
+            if fit and column not in seen:
+                seen.add(column)
+                if column not in owner or place(owner[column], seen):
+                    owner[column] = row
+                    return True
+        return False
+
+    return sum(place(row, set()) for row in range(len(fits)))
+
+
+def _in_order(fits: list[list[bool]]) -> int:
+    """Longest run of expected calls found in order among the actual ones."""
+    columns = len(fits[0]) if fits else 0
+    best = [0] * (columns + 1)
+    for row in fits:
+        previous = best[:]
+        for column in range(1, columns + 1):
+            best[column] = max(
+                previous[column],
+                best[column - 1],
+                previous[column - 1] + 1 if row[column - 1] else 0,
+            )
+    return best[columns]
 
 
 def score(trial: Trial, scenario: Scenario, replies: str, tickets: Sequence[Any]) -> Trial:
