@@ -116,7 +116,13 @@ def _eval(settings: Settings, args: argparse.Namespace) -> int:
     except (ScenarioFileError, UsageError) as exc:
         print(f"support-agent eval: {exc}", file=sys.stderr)
         return 2
-    report = asyncio.run(_run(settings, scenarios, options, prices))
+    try:
+        report = asyncio.run(_run(settings, scenarios, options, prices))
+    except Exception as exc:  # services that cannot start: say why, without secrets
+        from agent.redaction import redact_text
+
+        print(f"support-agent eval: cannot run: {redact_text(str(exc))}", file=sys.stderr)
+        return 1
     render(report, Console())
     if args.output:
         Path(args.output).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -2,7 +2,8 @@
 
 The JSON carries what is needed to reproduce the run: the scenario file's SHA-256, both
 models' names, endpoints (credentials removed) and temperature, the seed, the faults and
-the price table. Trials carry tool calls and scores, never the conversation text.
+the price table. Trials carry tool calls (arguments scrubbed of personal data) and scores,
+never the conversation text.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from rich.table import Table
 from agent.eval.runner import EvalOptions, EvalRun, ModelSpec
 from agent.eval.scenario import ScenarioSet
 from agent.eval.scoring import Prices, Trial, pass_hat, pass_hats, summarize
+from agent.redaction import redact
 
 REPORT_FORMAT = "support-agent-eval/1"
 
@@ -94,8 +96,18 @@ def build_report(
             **summarize(run.trials, **names, prices=prices),
         },
         "scenarios": scenarios,
-        "trials": [asdict(trial) for trial in run.trials],
+        "trials": [public_trial(trial) for trial in run.trials],
     }
+
+
+def public_trial(trial: Trial) -> dict[str, Any]:
+    """A trial for the report: tool arguments scrubbed of e-mails, card and phone numbers
+    (the report is shared more widely than the CRM it was measured on)."""
+    data = asdict(trial)
+    data["tool_calls"] = [
+        {"name": call["name"], "args": redact(call["args"])} for call in trial.tool_calls
+    ]
+    return data
 
 
 def _fmt(value: Any, digits: int = 2) -> str:

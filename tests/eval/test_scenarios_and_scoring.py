@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from agent.cli import main
 from agent.conversation import DEMO_DATA
 from agent.eval.command import STARTER
+from agent.eval.report import public_trial
 from agent.eval.scenario import ScenarioFileError, Success, load_scenarios
-from agent.eval.scoring import match_calls, pass_hat
+from agent.eval.scoring import Trial, match_calls, pass_hat
 
 GOOD = {
     "version": 1,
@@ -172,3 +173,11 @@ def test_ordered_matching_needs_the_calls_in_order() -> None:
     ]
     assert match_calls(success, in_order) == (2, 2, 2)
     assert match_calls(success, in_order[::-1]) == (1, 2, 2)
+
+
+def test_the_report_scrubs_personal_data_from_tool_arguments() -> None:
+    email = "maya.chen@example.com"
+    trial = Trial("s", 1, tool_calls=[{"name": "lookup_customer", "args": {"email": email}}])
+    [call] = public_trial(trial)["tool_calls"]
+    assert call == {"name": "lookup_customer", "args": {"email": "[email]"}}
+    assert trial.tool_calls[0]["args"]["email"] == email  # scoring saw the real argument
