@@ -285,3 +285,24 @@ def test_crm_faults_trip_the_breaker_as_in_production(
     assert second["failures"] == ["tool_calls", "needless_handoff", "facts"]
     assert report["run"]["faults_injected"] == {"crm": 2}
     assert report["overall"]["pass_hat"] == {"1": 0.5, "2": 0.0}
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_concurrent_trials_run_on_postgres(
+    embedded: Path, monkeypatch: pytest.MonkeyPatch, own_postgres_url: str
+) -> None:
+    """Four trials of the same customer's hand-off at once, on a migrated PostgreSQL: each
+    completes, pauses for a person and finds its one ticket (``final_state.tickets == 1``)."""
+    monkeypatch.setenv("DATABASE_URL", own_postgres_url)
+    assert main(["migrate"]) == 0
+    angry = [s for s in SCENARIOS if s["id"] == "angry-handoff"]
+    with serve_model() as agent, serve_model() as customer:
+        code, report = run_eval(
+            embedded, agent, customer, "--concurrency", "4", scenarios=angry, trials=4
+        )
+        assert agent.requests == []
+    assert code == 0
+    assert report["overall"]["passed"] == 4
+    assert report["overall"]["pass_hat"]["4"] == 1.0
+    assert report["run"]["concurrency"] == 4
