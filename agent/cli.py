@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 
 from agent import auth_commands, chat, crm_commands, demo, ingest_command, memory_commands
 from agent.eval import command as eval_command
+from agent.observability import configure_observability
 from agent.settings import Settings, SettingsError, load_settings
 
 Command = Callable[[Settings, argparse.Namespace], int]
@@ -69,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"support-agent: {exc}", file=sys.stderr)
         return 2
+    configure_observability(settings)
     return commands[args.command](settings, args)
 
 

@@ -1,8 +1,11 @@
 """HTTP routes mounted into the LangGraph server (``langgraph.json`` → ``http.app``).
 
-The server keeps ``/ok`` for itself, so probes live at ``/livez`` (the process answers),
-``/readyz`` (critical dependencies answer: route traffic here), ``/health`` (every check with
-details, for operators) and ``/metrics`` (Prometheus). Nothing here echoes a secret: URLs are
+The server owns ``/ok`` and ``/metrics`` (a custom app cannot shadow them), so ours live at
+``/livez`` (the process answers), ``/readyz`` (critical dependencies answer: route traffic
+here), ``/health`` (every check with details, ``application/health+json``) and
+``/support/metrics`` (the product's Prometheus series). Run standalone (any ASGI server),
+``/metrics`` serves the same series. The lifespan configures logging and tracing, runs the
+scheduled memory sweep and closes the services. Nothing here echoes a secret: URLs are
 rendered without passwords and errors pass through redaction.
 """
 
@@ -20,30 +23,49 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from agent.maintenance import SweepSchedule
+from agent.observability import configure_observability
 from agent.redaction import redact_text
-from agent.services import aclose_services, get_services
-from tools.resilience.metrics import REGISTRY
+from agent.services import Services, aclose_services, get_services
+from agent.settings import load_settings
+from storage.metrics import REGISTRY
 
 logger = logging.getLogger(__name__)
 
+HEALTH_JSON = "application/health+json"
+# RFC draft "Health Check Response Format for HTTP APIs" status words.
+HEALTH_STATUS = {"ok": "pass", "degraded": "warn", "down": "fail"}
 
-async def _report() -> dict[str, Any]:
+
+async def _services() -> Services:
+    return await asyncio.to_thread(get_services)
+
+
+async def _report(request: Request) -> dict[str, Any]:
     """The detailed health report; services that cannot even start make it "down"."""
     try:
-        services = await asyncio.to_thread(get_services)
+        services = await _services()
     except Exception as exc:
         logger.exception("services failed to start")
         error = redact_text(f"{type(exc).__name__}: {exc}")
         return {"status": "down", "checks": {"startup": {"status": "down", "error": error}}}
-    return await services.health()
+    report = await services.health()
+    schedule: SweepSchedule | None = getattr(request.app.state, "sweep", None)
+    if schedule is not None:
+        sweep = schedule.report()
+        status = "degraded" if sweep["last_outcome"] == "error" else "ok"
+        report["checks"]["sweep"] = {"status": status, "critical": False, "details": sweep}
+        if status == "degraded" and report["status"] == "ok":
+            report["status"] = "degraded"
+    return report
 
 
 async def livez(_request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-async def readyz(_request: Request) -> JSONResponse:
-    report = await _report()
+async def readyz(request: Request) -> JSONResponse:
+    report = await _report(request)
     ready = report["status"] != "down"
     return JSONResponse(
         {
@@ -54,9 +76,18 @@ async def readyz(_request: Request) -> JSONResponse:
     )
 
 
-async def health(_request: Request) -> JSONResponse:
-    report = await _report()
-    return JSONResponse(report, status_code=503 if report["status"] == "down" else 200)
+async def health(request: Request) -> JSONResponse:
+    """The report, with the ``application/health+json`` status words beside ours."""
+    report = await _report(request)
+    body = {
+        "status": HEALTH_STATUS[report["status"]],
+        "serviceId": "support-agent",
+        "detail": report["status"],
+        "checks": report["checks"],
+    }
+    return JSONResponse(
+        body, status_code=503 if report["status"] == "down" else 200, media_type=HEALTH_JSON
+    )
 
 
 async def metrics(_request: Request) -> Response:
@@ -64,9 +95,17 @@ async def metrics(_request: Request) -> Response:
 
 
 @contextlib.asynccontextmanager
-async def _lifespan(_app: Starlette) -> AsyncIterator[None]:
-    yield
-    await aclose_services()
+async def _lifespan(app: Starlette) -> AsyncIterator[None]:
+    settings = load_settings()
+    configure_observability(settings)
+    schedule = SweepSchedule(_services, settings.memory.sweep_interval_s)
+    app.state.sweep = schedule
+    schedule.start()
+    try:
+        yield
+    finally:
+        await schedule.stop()
+        await aclose_services()
 
 
 app = Starlette(
@@ -74,6 +113,7 @@ app = Starlette(
         Route("/livez", livez),
         Route("/readyz", readyz),
         Route("/health", health),
+        Route("/support/metrics", metrics),
         Route("/metrics", metrics),
     ],
     lifespan=_lifespan,

@@ -59,13 +59,14 @@ def _reported(command: Command) -> Command:
 
 
 def _sweep(settings: Settings, args: argparse.Namespace) -> int:
+    from agent.maintenance import SWEEP_LOCK, SWEEP_LOCK_TTL_S
     from storage.locks import JobLocks
     from storage.redis import RedisHandle
 
     redis = RedisHandle.from_config(settings.redis)
     try:
         # One sweeper at a time across processes; the sweep itself is also safe to overlap.
-        with JobLocks(redis).hold("memory-sweep", ttl_s=300) as lock:
+        with JobLocks(redis).hold(SWEEP_LOCK, ttl_s=SWEEP_LOCK_TTL_S) as lock:
             if lock is None:
                 print("another sweep is running; nothing done")
                 return 0

@@ -19,6 +19,7 @@ from langchain_core.tools import BaseTool
 from sqlalchemy import text
 
 from agent.health import Degraded, HealthCheck, run_checks
+from agent.observability import configure_observability
 from agent.settings import Settings, load_settings
 from storage.access_log import AccessLog
 from storage.embeddings import build_embeddings
@@ -60,7 +61,12 @@ class Services:
 
     @classmethod
     def create(cls, settings: Settings) -> Services:
-        """Build everything; on a failure part-way, close what was already opened."""
+        """Build everything; on a failure part-way, close what was already opened.
+
+        Logging and tracing are configured first (once per process), so a Python caller
+        that only opens the services gets the same redacted, correlated logs as the CLI.
+        """
+        configure_observability(settings)
         opened: list[Callable[[], object]] = []
         try:
             database = Database(settings.database, time_left=remaining)

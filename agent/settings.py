@@ -48,7 +48,13 @@ class ObservabilityConfig(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level."
     )
-    log_format: Literal["json", "console"] = Field(default="json", description="Log rendering.")
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto", description="Log rendering (auto: console on a terminal, else JSON)."
+    )
+    library_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO",
+        description="Floor for third-party loggers that print customer text at DEBUG.",
+    )
     otlp_endpoint: str | None = Field(
         default=None, description="OTLP/HTTP endpoint for traces (empty: no exporter)."
     )

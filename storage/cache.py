@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
+from storage import metrics
 from storage.version_file import VersionFile
 
 if TYPE_CHECKING:
@@ -110,6 +111,7 @@ class VersionedCache:
     # -- helpers -----------------------------------------------------------------------------
 
     def _count(self, name: str) -> None:
+        metrics.CACHE.labels(self.name, name).inc()
         with self._lock:
             self._counts[name] += 1
 

@@ -194,6 +194,11 @@ class MemoryConfig(BaseModel):
         description="A forgotten memory's text is hard-deleted by the first sweep after this.",
     )
     sweep_batch_size: int = Field(default=500, ge=1, le=10_000, description="Rows per sweep batch.")
+    sweep_interval_s: float = Field(
+        default=3600.0,
+        ge=0,
+        description="Seconds between sweeps inside a running server (0: only `support-agent sweep`).",
+    )
     supersede_threshold: float = Field(
         default=0.85,
         gt=0,

@@ -52,11 +52,14 @@ class Database:
         self.config = config
         sync_url, async_url = _urls(config)
         self.backend = "sqlite" if sync_url.get_backend_name() == "sqlite" else "postgresql"
+        # hide_parameters: statement errors otherwise quote bound values (customer text,
+        # card numbers, keys) into exceptions, which reach logs and span events.
         if self.backend == "sqlite":
             if sync_url.database and sync_url.database != ":memory:":
                 Path(sync_url.database).parent.mkdir(parents=True, exist_ok=True)
             options: dict[str, Any] = {
                 "poolclass": QueuePool,
+                "hide_parameters": True,
                 "pool_size": config.pool_size,
                 "max_overflow": config.max_overflow,
                 "pool_timeout": config.pool_timeout_s,
@@ -65,6 +68,7 @@ class Database:
         else:
             server_options = f"-c statement_timeout={config.statement_timeout_ms}"
             options = {
+                "hide_parameters": True,
                 "pool_size": config.pool_size,
                 "max_overflow": config.max_overflow,
                 "pool_timeout": config.pool_timeout_s,

@@ -32,7 +32,7 @@ import hashlib
 import ssl
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import hiredis
@@ -83,7 +83,8 @@ class Endpoint:
     ssl_context: ssl.SSLContext | None = None
     db: int = 0
     username: str | None = None
-    password: str | None = None
+    # Kept out of repr: the endpoint appears in error messages and debugger output.
+    password: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_url(

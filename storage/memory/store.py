@@ -19,6 +19,7 @@ from langchain_core.embeddings import Embeddings
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from storage import metrics
 from storage.config import MemoryConfig
 from storage.engine import Database
 from storage.memory import binary_results
@@ -207,7 +208,9 @@ class MemoryStore:
             vector = self._embedded(
                 "content", lambda: self.embeddings.embed_documents([request.content])[0]
             )
-        return self._run("remember", self._remember(scope, request, vector, supersedes))
+        result = self._run("remember", self._remember(scope, request, vector, supersedes))
+        metrics.remembered(result.dedup_tier)
+        return result
 
     def recall(
         self,
@@ -246,6 +249,7 @@ class MemoryStore:
         size = batch_size or self.config.sweep_batch_size
         while True:
             claimed, deleted = self._run("sweep", self._sweep_batch(size))
+            metrics.MEMORIES_REMOVED.labels("swept").inc(deleted)
             total += deleted
             if claimed < size:
                 return total
@@ -262,6 +266,7 @@ class MemoryStore:
     def purge(self, tenant_id: str, user_id: str) -> dict[str, int]:
         """Erase every row of one user now; returns what was removed, per kind of data."""
         counts = self._run("purge", self._purge(tenant_id, user_id))
+        metrics.MEMORIES_REMOVED.labels("purged").inc(counts.get("memories", 0))
         with _storage_errors("purge"):
             self.database.truncate_wal()
         return counts
@@ -285,7 +290,9 @@ class MemoryStore:
             vector = unit_vector("embedding", embedding)
         else:
             vector = await self._aembedded("content", lambda: self._aembed_one(request.content))
-        return await self._arun("remember", self._remember(scope, request, vector, supersedes))
+        result = await self._arun("remember", self._remember(scope, request, vector, supersedes))
+        metrics.remembered(result.dedup_tier)
+        return result
 
     async def _aembed_one(self, text: str) -> list[float]:
         return (await self.embeddings.aembed_documents([text]))[0]
@@ -326,6 +333,7 @@ class MemoryStore:
         size = batch_size or self.config.sweep_batch_size
         while True:
             claimed, deleted = await self._arun("sweep", self._sweep_batch(size))
+            metrics.MEMORIES_REMOVED.labels("swept").inc(deleted)
             total += deleted
             if claimed < size:
                 return total
@@ -340,6 +348,7 @@ class MemoryStore:
 
     async def apurge(self, tenant_id: str, user_id: str) -> dict[str, int]:
         counts = await self._arun("purge", self._purge(tenant_id, user_id))
+        metrics.MEMORIES_REMOVED.labels("purged").inc(counts.get("memories", 0))
         with _storage_errors("purge"):
             await self.database.atruncate_wal()
         return counts

@@ -18,6 +18,7 @@ from typing import Any, Literal, NotRequired, TypedDict, Unpack, cast, get_args
 
 from storage.crm.tables import utcnow
 from storage.tickets import NewTicket, Ticket, TicketResult, TicketStore
+from tools import metrics
 from tools.config import EscalationConfig, Priority
 from tools.errors import InvalidInputError, NotFoundError, ToolError
 from tools.escalation.webhook import TicketWebhook
@@ -159,6 +160,7 @@ class EscalationService:
         database, so concurrent identical escalations deliver it once.
         """
         result = self.store.create(self._new_ticket(**request))
+        _count(result)
         if not self._owes_delivery(result):
             return result
         assert self.webhook is not None
@@ -178,6 +180,7 @@ class EscalationService:
 
     async def aescalate(self, **request: Unpack[EscalationRequest]) -> TicketResult:
         result = await self.store.acreate(self._new_ticket(**request))
+        _count(result)
         if not self._owes_delivery(result):
             return result
         assert self.webhook is not None
@@ -239,6 +242,12 @@ class EscalationService:
     async def aclose(self) -> None:
         if self.webhook is not None:
             await self.webhook.aclose()
+
+
+def _count(result: TicketResult) -> None:
+    """A handoff is counted once per ticket: a duplicate request reuses the open one."""
+    if result.created:
+        metrics.ESCALATIONS.labels(result.ticket.reason).inc()
 
 
 def _customer_ref(

@@ -82,7 +82,7 @@ class Guard:
 
     # The boundary: span, total deadline, rate limit, errors.
 
-    def _begin(self) -> tuple[Span, float, NodeAttempt | None]:
+    def _begin(self) -> tuple[Span, float, float, NodeAttempt | None]:
         span = tracer.start_span(self.span_name, attributes=self._attributes)
         now = time.monotonic()
         deadline = now + self.policy.total_timeout_s
@@ -94,18 +94,26 @@ class Guard:
             # A LangGraph retry of the node shares the first attempt's budget (a first
             # attempt may legitimately run longer, making many calls one after another).
             deadline = min(deadline, node.first_attempt_monotonic + self.policy.total_timeout_s)
-        return span, deadline, node
+        return span, now, deadline, node
 
-    def _failed(self, span: Span, error: BaseException) -> None:
+    def _failed(self, span: Span, error: BaseException) -> str:
+        """Record a failed call on its span; returns the outcome label for the latency."""
+        code = error.code if isinstance(error, ToolError) else "error"
         if isinstance(error, ToolError):
             metrics.FAILURES.labels(self.dependency, error.code).inc()
             span.set_attribute("error.code", error.code)
         span.record_exception(error)
         span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+        return code
+
+    def _end(self, span: Span, began: float, outcome: str) -> None:
+        metrics.CALL_SECONDS.labels(self.dependency, outcome).observe(time.monotonic() - began)
+        span.end()
 
     def call(self, func: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
-        span, deadline, node = self._begin()
+        span, began, deadline, node = self._begin()
         token = _deadline.set(deadline)
+        outcome = "ok"
         try:
             if self._rate_limited:
                 self.limiter.check(self._limit_name, self.policy, current_scope())
@@ -120,11 +128,11 @@ class Guard:
         except GraphBubbleUp:
             raise
         except BaseException as error:
-            self._failed(span, error)
+            outcome = self._failed(span, error)
             raise
         finally:
             _deadline.reset(token)
-            span.end()
+            self._end(span, began, outcome)
 
     async def acall(
         self,
@@ -132,8 +140,9 @@ class Guard:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> T:
-        span, deadline, node = self._begin()
+        span, began, deadline, node = self._begin()
         token = _deadline.set(deadline)
+        outcome = "ok"
         try:
             if self._rate_limited:
                 await self.limiter.acheck(self._limit_name, self.policy, current_scope())
@@ -148,11 +157,11 @@ class Guard:
         except GraphBubbleUp:
             raise
         except BaseException as error:
-            self._failed(span, error)
+            outcome = self._failed(span, error)
             raise
         finally:
             _deadline.reset(token)
-            span.end()
+            self._end(span, began, outcome)
 
     # One attempt: deadline check, breaker, bulkhead, timeout.
 

@@ -1,16 +1,15 @@
 """Prometheus counters of what the resilience layer did, per dependency.
 
-They live in a registry of their own (``REGISTRY``) that the metrics endpoint exposes, so
-importing this module twice in tests or embedding the tool pack in another app never
-clashes with the host's default registry. Only unusual events are counted (rejections,
-retries, timeouts, transitions): the success path stays free of metric work.
+They live in the product's registry (``storage.metrics.REGISTRY``), which the metrics
+endpoint exposes, never in the host's default registry. Unusual events are counted (rejections,
+retries, timeouts, transitions); every call adds one latency observation.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
-REGISTRY = CollectorRegistry(auto_describe=True)
+from storage.metrics import REGISTRY
 
 STATE_VALUES = {"closed": 0, "half-open": 1, "open": 2}
 
@@ -48,6 +47,13 @@ FAILURES = Counter(
     "resilience_failures",
     "Failed calls by error code.",
     ["dependency", "code"],
+    registry=REGISTRY,
+)
+CALL_SECONDS = Histogram(
+    "resilience_call_seconds",
+    "Guarded dependency calls, retries included, by dependency and outcome (ok or error code).",
+    ["dependency", "outcome"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
     registry=REGISTRY,
 )
 REDIS_AVAILABLE = Gauge(
