@@ -116,3 +116,36 @@ async def test_knowledge_base_answer_through_the_server(client: Any) -> None:
     answer = final["messages"][-1]["content"]
     assert "Canada" in answer
     assert final["sources"][0]["source"].endswith("international-shipping.md")
+
+
+def _samples(text: str, name: str) -> dict[str, float]:
+    """The samples of one metric family from Prometheus text, keyed by their label set."""
+    found = {}
+    for line in text.splitlines():
+        if line.startswith(name):
+            labels, _, value = line.rpartition(" ")
+            found[labels] = float(value)
+    return found
+
+
+async def test_product_metrics_and_health_at_their_documented_paths(
+    client: Any, server: str
+) -> None:
+    thread = await client.threads.create()
+    await client.runs.wait(
+        thread["thread_id"],
+        "support",
+        input={"messages": [{"role": "user", "content": "Do you ship to Canada?"}]},
+        context={"user_id": "maya_chen_4821"},
+    )
+    async with httpx.AsyncClient(base_url=server) as http:
+        metrics = await http.get("/support/metrics")
+        health = await http.get("/health")
+    assert metrics.status_code == 200
+    text = metrics.text
+    assert _samples(text, 'support_turn_seconds_count{outcome="answered"}')
+    assert _samples(text, 'support_node_seconds_count{node="retrieve",outcome="ok"}')
+    assert any(value > 0 for value in _samples(text, "resilience_call_seconds_count").values())
+    assert health.headers["content-type"].startswith("application/health+json")
+    assert health.json()["status"] in ("pass", "warn")
+    assert health.json()["checks"]["sweep"]["details"]["running"] is True
