@@ -1,4 +1,5 @@
-"""CRM fixtures: the tau2 retail fixtures loaded for tenant ``acme`` on SQLite and Postgres."""
+"""CRM fixtures: the demo shop the project ships (tau2-retail shape), loaded for tenant
+``acme`` on SQLite and Postgres, so the CRM tests run on a fresh clone."""
 
 from __future__ import annotations
 
@@ -43,10 +44,12 @@ def _read(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
+SHOP = Path(__file__).resolve().parents[2] / "graphs" / "demo_data"
+
+
 @pytest.fixture(scope="session")
-def tau2(fixtures_dir: Path) -> Tau2:
-    folder = fixtures_dir / "tau2_retail"
-    users, orders = folder / "users.jsonl", folder / "orders.jsonl"
+def tau2() -> Tau2:
+    users, orders = SHOP / "customers.jsonl", SHOP / "orders.jsonl"
     return Tau2(users, orders, _read(users), _read(orders))
 
 

@@ -91,7 +91,7 @@ async def test_failures_become_structured_errors(
 ) -> None:
     attempts = [
         lambda: backend.find_customers(tenant, CustomerQuery(email="a@b.example"), 5),
-        lambda: backend.get_order(tenant, "#W2611340"),
+        lambda: backend.get_order(tenant, "#W1000201"),
     ]
     for attempt in attempts:
         with pytest.raises(ToolError) as caught:
@@ -100,7 +100,7 @@ async def test_failures_become_structured_errors(
         assert words in caught.value.message
         assert caught.value.dependency == "crm"
     with pytest.raises(ToolError) as caught:
-        await backend.aget_order(tenant, "#W2611340")
+        await backend.aget_order(tenant, "#W1000201")
     assert caught.value.code == code
     if tenant == "busy":
         assert caught.value.retry_after_s == 7
@@ -146,7 +146,7 @@ def test_unreachable_server_is_retryable(tau2: Tau2) -> None:
         port = sock.getsockname()[1]
     backend = make_backend(f"http://127.0.0.1:{port}")
     with pytest.raises(ToolError) as caught:
-        backend.get_order(TENANT, "#W2611340")
+        backend.get_order(TENANT, "#W1000201")
     assert (caught.value.code, caught.value.retryable) == ("dependency_error", True)
     backend.close()
 
@@ -160,7 +160,7 @@ def test_tool_retries_transient_failures_then_reports_them(crm_url: str, crm_dat
     backend = make_backend(crm_url)
     lookup, get_order = build_crm_tools(CRMService(backend, resilience))
     before = crm_data.hits.get("boom", 0)
-    message = call(get_order, {"order_id": "#W2611340"}, scoped("boom"))
+    message = call(get_order, {"order_id": "#W1000201"}, scoped("boom"))
     assert message.status == "error"
     error = json.loads(message.content)["error"]
     assert (error["code"], error["retryable"]) == ("dependency_error", True)
@@ -193,7 +193,7 @@ async def test_api_key_never_reaches_logs_errors_or_tool_output(
                 "type": "tool_call",
                 "id": "c",
                 "name": "get_order",
-                "args": {"order_id": "#W2611340"},
+                "args": {"order_id": "#W1000201"},
             },
             config=scoped(tenant),
         )
@@ -227,14 +227,14 @@ def test_a_failing_crm_opens_the_breaker_and_escalation_sees_it(
     backend = make_backend(crm_url)
     _, get_order = build_crm_tools(CRMService(backend, resilience))
     codes = [
-        json.loads(call(get_order, {"order_id": "#W2611340"}, scoped("boom")).content)["error"][
+        json.loads(call(get_order, {"order_id": "#W1000201"}, scoped("boom")).content)["error"][
             "code"
         ]
         for _ in range(2)
     ]
     assert codes == ["dependency_error", "dependency_error"]
     before = crm_data.hits["boom"]
-    rejected = json.loads(call(get_order, {"order_id": "#W2611340"}, scoped("boom")).content)
+    rejected = json.loads(call(get_order, {"order_id": "#W1000201"}, scoped("boom")).content)
     assert rejected["error"]["code"] == "circuit_open"
     assert rejected["error"]["retryable"] is True
     assert crm_data.hits["boom"] == before, "an open breaker does not call the CRM"

@@ -16,7 +16,7 @@ from storage.crm import CRMLoadError, CustomerRow, OrderRow, load_jsonl
 from storage.engine import Database
 from tests.postgres_database import fresh_postgres_database
 
-from .conftest import Tau2, write_jsonl
+from .conftest import SHOP, Tau2, write_jsonl
 
 CRM_TABLES = {"crm_customers", "crm_orders", "tickets", "ticket_events"}
 
@@ -62,10 +62,11 @@ def test_migration_upgrades_and_downgrades(fresh_database: Database) -> None:
 def test_loading_twice_changes_nothing(fresh_database: Database, tau2: Tau2) -> None:
     migrate.upgrade(fresh_database)
     first = load_jsonl(fresh_database, "acme", tau2.users_path, tau2.orders_path)
-    assert (first.customers, first.orders) == (500, 1000)
-    assert _counts(fresh_database, "acme") == (500, 1000)
+    expected = (len(tau2.users), len(tau2.orders))
+    assert (first.customers, first.orders) == expected
+    assert _counts(fresh_database, "acme") == expected
     load_jsonl(fresh_database, "acme", tau2.users_path, tau2.orders_path)
-    assert _counts(fresh_database, "acme") == (500, 1000)
+    assert _counts(fresh_database, "acme") == expected
 
 
 def test_a_bad_file_is_refused_whole(fresh_database: Database, tau2: Tau2, tmp_path: Path) -> None:
@@ -88,16 +89,17 @@ def test_a_bad_file_is_refused_whole(fresh_database: Database, tau2: Tau2, tmp_p
 def test_cli_loads_a_folder(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    fixtures_dir: Path,
+    tau2: Tau2,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("SUPPORT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("SUPPORT_DATABASE__URL", raising=False)
-    assert main(["crm-load", str(fixtures_dir / "tau2_retail"), "--tenant", "shop"]) == 0
-    assert "500 customers, 1000 orders" in capsys.readouterr().out
+    assert main(["crm-load", str(SHOP), "--tenant", "shop"]) == 0
+    customers, orders = len(tau2.users), len(tau2.orders)
+    assert f"{customers} customers, {orders} orders" in capsys.readouterr().out
     database = Database(DatabaseConfig(url=f"sqlite:///{tmp_path / 'data' / 'support.db'}"))
-    assert _counts(database, "shop") == (500, 1000)
+    assert _counts(database, "shop") == (customers, orders)
     database.dispose()
     bad = tmp_path / "bad"
     bad.mkdir()
@@ -156,7 +158,7 @@ def test_every_lookup_uses_an_index(tmp_path: Path) -> None:
             "ix_crm_customers_email",
         ),
         (
-            _customer_statement("acme", CustomerQuery(customer_id="noah_brown_6181"), 5),
+            _customer_statement("acme", CustomerQuery(customer_id="maya_chen_4821"), 5),
             "(tenant_id=? AND customer_id=?)",
         ),
         (
@@ -179,15 +181,15 @@ def test_every_lookup_uses_an_index(tmp_path: Path) -> None:
 def test_cli_refuses_an_unmigrated_postgres(
     monkeypatch: pytest.MonkeyPatch,
     postgres_server_url: str,
-    fixtures_dir: Path,
+    tau2: Tau2,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     with fresh_postgres_database(postgres_server_url) as url:
         monkeypatch.setenv("SUPPORT_DATABASE__URL", url)
-        assert main(["crm-load", str(fixtures_dir / "tau2_retail")]) == 2
+        assert main(["crm-load", str(SHOP)]) == 2
         assert "support-agent migrate" in capsys.readouterr().err
         database = Database(DatabaseConfig(url=url))
         migrate.upgrade(database)
-        assert main(["crm-load", str(fixtures_dir / "tau2_retail"), "--tenant", "pg"]) == 0
-        assert _counts(database, "pg") == (500, 1000)
+        assert main(["crm-load", str(SHOP), "--tenant", "pg"]) == 0
+        assert _counts(database, "pg") == (len(tau2.users), len(tau2.orders))
         database.dispose()
