@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import sys
 from collections.abc import Callable, Sequence
 
 from agent import auth_commands, chat, crm_commands, demo, ingest_command, memory_commands
+from agent.cli_failures import EXIT_BROKEN_PIPE, classify
 from agent.eval import command as eval_command
 from agent.observability import configure_observability
 from agent.settings import Settings, SettingsError, load_settings
@@ -70,8 +73,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"support-agent: {exc}", file=sys.stderr)
         return 2
+    settings = _quiet_unless_asked(settings)
     configure_observability(settings)
-    return commands[args.command](settings, args)
+    try:
+        return commands[args.command](settings, args)
+    except (Exception, KeyboardInterrupt) as exc:
+        failure = classify(exc)
+        if failure is None:
+            raise
+        if failure.code == EXIT_BROKEN_PIPE:
+            _discard_stdout()
+        print(f"support-agent {args.command}: {failure.message}", file=sys.stderr)
+        return failure.code
+
+
+def _quiet_unless_asked(settings: Settings) -> Settings:
+    """A command talks to a person: its logs start at WARNING unless a level was set."""
+    observability = settings.observability
+    if "log_level" in observability.model_fields_set:
+        return settings
+    quiet = observability.model_copy(update={"log_level": "WARNING"})
+    return settings.model_copy(update={"observability": quiet})
+
+
+def _discard_stdout() -> None:
+    """After a reader closed the pipe, send what is still buffered nowhere: otherwise the
+    interpreter's final flush fails again and prints its own error (Python's documented
+    recipe for SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass
 
 
 if __name__ == "__main__":

@@ -47,9 +47,6 @@ def _crm_load(settings: Settings, args: argparse.Namespace) -> int:
     try:
         migrate.ensure_schema(database)
         result = load_jsonl(database, tenant, users, orders, skip_invalid=args.skip_invalid)
-    except migrate.SchemaNotReadyError as exc:
-        print(f"support-agent crm-load: {exc}", file=sys.stderr)
-        return 2
     except CRMLoadError as exc:
         print(f"support-agent crm-load: {exc}", file=sys.stderr)
         return 1

@@ -10,22 +10,42 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from agent.cli_failures import EXIT_USAGE, output_failure
 from agent.settings import Settings
 from storage.memory import MemoryStore, MemoryStoreError
 
 Command = Callable[[Settings, argparse.Namespace], int]
 
 
+def _confirmed_downgrade(args: argparse.Namespace) -> bool:
+    """A downgrade drops tables or columns with their data: never without a yes."""
+    if args.yes:
+        return True
+    question = f"downgrade to {args.revision} deletes the data of the removed tables; type yes: "
+    if not sys.stdin.isatty():
+        print(f"support-agent migrate: {question.split(';')[0]}; add --yes", file=sys.stderr)
+        return False
+    return input(question).strip().lower() == "yes"
+
+
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     from storage import migrate
     from storage.engine import Database
 
+    if args.downgrade and args.revision is None:
+        print(
+            "support-agent migrate: --downgrade needs --revision (e.g. -1, or base for nothing)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if args.downgrade and not _confirmed_downgrade(args):
+        return EXIT_USAGE
     database = Database(settings.database)
     try:
         if args.downgrade:
             migrate.downgrade(database, args.revision)
         else:
-            migrate.upgrade(database, args.revision)
+            migrate.upgrade(database, args.revision or "head")
         print(f"{database.url}: at {sorted(migrate.current_revisions(database)) or ['base']}")
     finally:
         database.dispose()
@@ -94,7 +114,12 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     data = asyncio.run(export())
     text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
     if args.output:
-        Path(args.output).write_text(text + "\n", encoding="utf-8")
+        try:
+            Path(args.output).write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            failure = output_failure(exc, args.output)
+            print(f"support-agent export: {failure.message}", file=sys.stderr)
+            return failure.code
         print(
             f"exported {len(data['memories'])} memories, {len(data['tickets'])} tickets to {args.output}"
         )
@@ -128,8 +153,9 @@ def _purge(settings: Settings, args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction, commands: dict[str, Command]) -> None:
     """Add the sub-commands to the ``support-agent`` parser."""
     parser = sub.add_parser("migrate", help="apply database migrations (Alembic)")
-    parser.add_argument("--revision", default="head", help="target revision (default: head)")
+    parser.add_argument("--revision", default=None, help="target revision (default: head)")
     parser.add_argument("--downgrade", action="store_true", help="migrate back down to --revision")
+    parser.add_argument("--yes", action="store_true", help="confirm a downgrade (it drops data)")
     commands["migrate"] = _migrate
 
     parser = sub.add_parser("sweep", help="hard-delete expired and long-forgotten memories")

@@ -16,12 +16,14 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.tools import BaseTool
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from agent.health import Degraded, HealthCheck, run_checks
+from agent.model_check import check_chat_model
 from agent.observability import configure_observability
 from agent.settings import Settings, load_settings
 from storage.access_log import AccessLog
+from storage.crm.tables import CustomerRow
 from storage.embeddings import build_embeddings
 from storage.engine import Database
 from storage.memory import MemoryStore
@@ -179,6 +181,12 @@ class Services:
             HealthCheck("redis", self._check_redis, critical=False),
             HealthCheck("breakers", self._check_breakers, critical=False),
             HealthCheck("tools", self._check_tools, critical=False),
+            HealthCheck("data", self._check_data, critical=False),
+            *(
+                [HealthCheck("chat_model", self._check_chat_model, critical=False)]
+                if self.settings.llm.model
+                else []
+            ),
         ]
 
     async def health(self, timeout_s: float = 2.0) -> dict[str, Any]:
@@ -215,6 +223,39 @@ class Services:
                 f"tools unavailable: {', '.join(sorted(self.registry.unavailable))}", status
             )
         return status
+
+    async def data_warnings(self) -> list[str]:
+        """What is missing for useful answers: an empty knowledge base or CRM, and how to
+        load one. Without them every answer is "I don't know" and escalates."""
+        warnings = []
+        if await asyncio.to_thread(self.kb.store.count) == 0:
+            warnings.append(
+                "the knowledge base is empty: load articles with `support-agent ingest PATH` "
+                "(`support-agent demo` loads the sample shop)"
+            )
+        if self.settings.crm.backend == "sql":
+            statement = (
+                select(func.count())
+                .select_from(CustomerRow)
+                .where(CustomerRow.tenant_id == self.settings.tenant_id)
+            )
+            async with self.database.atransaction() as connection:
+                customers = (await connection.execute(statement)).scalar_one()
+            if customers == 0:
+                warnings.append(
+                    f"the CRM has no customers for tenant {self.settings.tenant_id}: load them "
+                    "with `support-agent crm-load PATH` (`support-agent demo` loads the sample shop)"
+                )
+        return warnings
+
+    async def _check_data(self) -> dict[str, Any]:
+        warnings = await self.data_warnings()
+        if warnings:
+            raise Degraded("; ".join(warnings))
+        return {"knowledge_base": "loaded", "crm": "loaded"}
+
+    async def _check_chat_model(self) -> dict[str, Any]:
+        return await check_chat_model(self.settings.llm)
 
 
 def _close_all(closers: Iterable[Callable[[], object]]) -> None:

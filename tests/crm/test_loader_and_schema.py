@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, inspect, select
 
 from agent.cli import main
+from agent.cli_failures import EXIT_SCHEMA
 from storage import migrate
 from storage.config import DatabaseConfig
 from storage.crm import CRMLoadError, CustomerRow, OrderRow, load_jsonl
@@ -186,7 +187,7 @@ def test_cli_refuses_an_unmigrated_postgres(
 ) -> None:
     with fresh_postgres_database(postgres_server_url) as url:
         monkeypatch.setenv("SUPPORT_DATABASE__URL", url)
-        assert main(["crm-load", str(SHOP)]) == 2
+        assert main(["crm-load", str(SHOP)]) == EXIT_SCHEMA
         assert "support-agent migrate" in capsys.readouterr().err
         database = Database(DatabaseConfig(url=url))
         migrate.upgrade(database)
