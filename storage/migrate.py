@@ -7,6 +7,7 @@ ones the settings produced.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from filelock import FileLock
 
 from storage.engine import Database
 
@@ -56,6 +58,13 @@ def head_revisions() -> set[str]:
     return set(ScriptDirectory(str(MIGRATIONS_DIR)).get_heads())
 
 
+def _migration_lock(database: Database) -> contextlib.AbstractContextManager[object]:
+    path = database.engine.url.database
+    if not path or path == ":memory:":
+        return contextlib.nullcontext()
+    return FileLock(f"{path}.migrate.lock")
+
+
 def ensure_schema(database: Database) -> None:
     """Bring the schema to head at start-up for embedded SQLite; check it everywhere else.
 
@@ -65,8 +74,13 @@ def ensure_schema(database: Database) -> None:
     if current_revisions(database) == head_revisions():
         return
     if database.backend == "sqlite" and database.config.auto_migrate:
-        log.info("applying migrations to the embedded SQLite database")
-        upgrade(database)
+        # Several processes starting at once on a new data dir would each see no schema and
+        # race to create it (SQLite runs DDL outside the transaction): one migrates under
+        # a lock file, the others wait and then find the schema at head.
+        with _migration_lock(database):
+            if current_revisions(database) != head_revisions():
+                log.info("applying migrations to the embedded SQLite database")
+                upgrade(database)
         return
     raise SchemaNotReadyError(
         f"database schema is not at the code's revision {sorted(head_revisions())}; "
