@@ -1,7 +1,8 @@
 """A scripted OpenAI-compatible chat model for the tests: a real HTTP server on a free port.
 
 ``serve_model()`` runs ``http.server`` on a loopback port in a thread and serves
-``POST /v1/chat/completions``, plain JSON or streamed as server-sent events, so the code
+``POST /v1/chat/completions``, plain JSON or streamed as server-sent events, and
+``GET /v1/models`` (the ``models`` it was given; a health probe reads it), so the code
 under test talks to it through ``langchain_openai.ChatOpenAI`` and the ``openai`` client
 exactly as it would to vLLM, Ollama or OpenAI. Each request takes the next reply from the
 script (``server.script(...)``); every request is recorded with its arrival time.
@@ -100,6 +101,8 @@ class ModelServer:
 
     base_url: str = ""
     default: Reply | None = None
+    models: tuple[str, ...] = ("scripted",)
+    api_key: str | None = None  # when set, another Bearer key gets a 401
     requests: list[RecordedRequest] = field(default_factory=list)
     _script: deque[Reply] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -228,6 +231,25 @@ def _handler(server: ModelServer) -> type[BaseHTTPRequestHandler]:
             self.close_connection = True
             self.connection.close()
 
+        def _refused(self) -> bool:
+            key = server.api_key
+            if key is None or self.headers.get("Authorization") == f"Bearer {key}":
+                return False
+            error = {"error": {"message": "Incorrect API key provided", "type": "invalid"}}
+            self._send_json(401, json.dumps(error).encode(), {})
+            return True
+
+        def do_GET(self) -> None:
+            if self._refused():
+                return
+            if self.path.rstrip("/") != "/v1/models":
+                self._send_json(404, b'{"error": {"message": "not found"}}', {})
+                return
+            listed = [
+                {"id": name, "object": "model", "owned_by": "tests"} for name in server.models
+            ]
+            self._send_json(200, json.dumps({"object": "list", "data": listed}).encode(), {})
+
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             raw = self.rfile.read(length) if length else b"{}"
@@ -237,6 +259,8 @@ def _handler(server: ModelServer) -> type[BaseHTTPRequestHandler]:
                 body = {"unparsed": raw.decode(errors="replace")}
             if self.path.rstrip("/") != "/v1/chat/completions":
                 self._send_json(404, b'{"error": {"message": "not found"}}', {})
+                return
+            if self._refused():
                 return
             request = RecordedRequest(
                 path=self.path,
@@ -282,9 +306,14 @@ def _handler(server: ModelServer) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def serve_model(*replies: Reply, default: Reply | None = None) -> Iterator[ModelServer]:
+def serve_model(
+    *replies: Reply,
+    default: Reply | None = None,
+    models: tuple[str, ...] = ("scripted",),
+    api_key: str | None = None,
+) -> Iterator[ModelServer]:
     """Run the model server with an initial script; shuts it down (ending hung requests)."""
-    model = ModelServer(default=default)
+    model = ModelServer(default=default, models=models, api_key=api_key)
     model.script(*replies)
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(model))
     httpd.daemon_threads = True

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from agent.cli import main
+from tests.openai_server import serve_model
 
 
 @pytest.fixture
@@ -35,3 +36,40 @@ def test_health_fails_without_echoing_the_password(
     captured = capsys.readouterr()
     assert "cannot start" in captured.err
     assert "pw-N0tShown" not in captured.err + captured.out
+
+
+@pytest.mark.parametrize(
+    ("model", "key", "status"),
+    [
+        ("scripted", "sk-test-scripted-key", "ok"),
+        ("no-such-model", "sk-test-scripted-key", "degraded"),
+        ("scripted", "sk-wrong-Key-never-shown", "down"),
+    ],
+)
+def test_health_checks_the_configured_chat_model(
+    embedded: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    model: str,
+    key: str,
+    status: str,
+) -> None:
+    with serve_model(api_key="sk-test-scripted-key") as server:
+        monkeypatch.setenv("SUPPORT_LLM__MODEL", model)
+        monkeypatch.setenv("SUPPORT_LLM__BASE_URL", server.base_url)
+        monkeypatch.setenv("SUPPORT_LLM__API_KEY", key)
+        assert main(["health"]) == 0  # the chat model is not critical: offline answers remain
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["checks"]["chat_model"]["status"] == status
+    assert "sk-wrong-Key-never-shown" not in captured.out + captured.err
+
+
+def test_health_says_the_knowledge_base_and_crm_are_empty(
+    embedded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["health"]) == 0
+    data = json.loads(capsys.readouterr().out)["checks"]["data"]
+    assert data["status"] == "degraded"
+    assert "support-agent ingest" in data["error"]
+    assert "support-agent crm-load" in data["error"]

@@ -19,6 +19,7 @@ from agent.demo import prepare
 from agent.services import Services
 from agent.settings import load_settings
 from tests.langgraph_server import langgraph_dev
+from tests.openai_server import ModelServer, Text, ToolCalls, serve_model
 
 from .conftest import ANGRY
 
@@ -26,10 +27,18 @@ pytestmark = pytest.mark.slow
 
 OMAR = "omar_haddad_3307"
 STUDIO = {"x-auth-scheme": "langsmith"}
+OPENAI_KEY = "sk-test-langgraph-dev"
+MODEL = "scripted"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def model_server() -> Iterator[ModelServer]:
+    with serve_model(api_key=OPENAI_KEY) as double:
+        yield double
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, model_server: ModelServer) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("langgraph_dev")
     data_dir = workdir / "data"
 
@@ -39,7 +48,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             await prepare(services)
 
     asyncio.run(seed())
-    with langgraph_dev(workdir, data_dir, {}) as running:
+    # No default model (runs answer offline); a run whose context names a model talks to
+    # the scripted OpenAI-compatible server.
+    llm = {"SUPPORT_LLM__BASE_URL": model_server.base_url, "SUPPORT_LLM__API_KEY": OPENAI_KEY}
+    with langgraph_dev(workdir, data_dir, llm) as running:
         yield running.url
 
 
@@ -129,22 +141,28 @@ def _samples(text: str, name: str) -> dict[str, float]:
 
 
 async def test_product_metrics_and_health_at_their_documented_paths(
-    client: Any, server: str
+    client: Any, server: str, model_server: ModelServer
 ) -> None:
+    model_server.script(
+        ToolCalls([("get_order", {"order_id": "#W1000101"})]), Text("Your order is on its way.")
+    )
     thread = await client.threads.create()
-    await client.runs.wait(
+    final = await client.runs.wait(
         thread["thread_id"],
         "support",
-        input={"messages": [{"role": "user", "content": "Do you ship to Canada?"}]},
-        context={"user_id": "maya_chen_4821"},
+        input={"messages": [{"role": "user", "content": "Where is my order #W1000101?"}]},
+        context={"user_id": "maya_chen_4821", "model": MODEL},
     )
+    assert final["messages"][-1]["content"] == "Your order is on its way."
     async with httpx.AsyncClient(base_url=server) as http:
         metrics = await http.get("/support/metrics")
         health = await http.get("/health")
     assert metrics.status_code == 200
     text = metrics.text
     assert _samples(text, 'support_turn_seconds_count{outcome="answered"}')
-    assert _samples(text, 'support_node_seconds_count{node="retrieve",outcome="ok"}')
+    assert _samples(text, 'support_node_seconds_count{node="tools",outcome="ok"}')
+    assert _samples(text, 'support_tool_seconds_count{outcome="ok",tool="get_order"}')
+    assert _samples(text, f'support_model_tokens_total{{model="{MODEL}",type="input"}}')
     assert any(value > 0 for value in _samples(text, "resilience_call_seconds_count").values())
     assert health.headers["content-type"].startswith("application/health+json")
     assert health.json()["status"] in ("pass", "warn")
