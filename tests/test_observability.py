@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+from pathlib import Path
 
 import pytest
 import structlog
@@ -16,9 +18,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Status, StatusCode
 from pydantic import SecretStr
 
-from agent.observability import configure_logging
+from agent.observability import configure_langsmith, configure_logging, configure_observability
 from agent.redaction import redact, redact_text, register_secrets
-from agent.settings import ObservabilityConfig
+from agent.settings import ObservabilityConfig, load_settings
 from agent.span_redaction import RedactingSpanExporter
 from storage.redis_scripts import Endpoint
 
@@ -134,3 +136,34 @@ def test_span_exception_events_and_status_are_redacted() -> None:
     ) + str(exported.status.description)
     for hidden in ("pw-Span-9", "4111 1111", "sk-abcdefghijkl", "jane@example.com"):
         assert hidden not in dumped
+
+
+def test_langsmith_is_switched_on_through_its_standard_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("LANGSMITH_TRACING", "LANGSMITH_PROJECT", "LANGSMITH_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    configure_langsmith(ObservabilityConfig(langsmith_tracing=False))
+    assert "LANGSMITH_TRACING" not in os.environ
+    monkeypatch.setenv("LANGSMITH_PROJECT", "chosen-by-operator")
+    configure_langsmith(
+        ObservabilityConfig(langsmith_tracing=True, langsmith_api_key=SecretStr("ls-key-123456"))
+    )
+    assert os.environ["LANGSMITH_TRACING"] == "true"
+    assert os.environ["LANGSMITH_API_KEY"] == "ls-key-123456"
+    assert os.environ["LANGSMITH_PROJECT"] == "chosen-by-operator"
+
+
+def test_configuring_twice_installs_one_handler(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+    settings = load_settings(
+        environment="test", data_dir=tmp_path, observability={"log_format": "json"}
+    )
+    try:
+        configure_observability(settings)
+        configure_observability(settings)
+        assert [h.get_name() for h in logging.getLogger().handlers] == ["support-agent"]
+    finally:
+        structlog.reset_defaults()
