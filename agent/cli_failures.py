@@ -1,7 +1,8 @@
 """Every known way a command fails, as one line on stderr and a distinct exit code.
 
 An operator (or a script) must tell "run the migrations" from "the database is down" from
-"the output folder does not exist" without reading a traceback. The exception chain is
+"the output folder does not exist" without reading a traceback. (An unreachable Redis is no
+failure: every command falls back to in-process state and says so in one warning.) The exception chain is
 searched, because the same cause arrives wrapped differently depending on the layer that
 met it first (SQLAlchemy, the memory store, the services start-up).
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import redis
 from alembic.util.exc import CommandError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -23,7 +23,6 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_SCHEMA = 3
 EXIT_DATABASE = 4
-EXIT_REDIS = 5
 EXIT_REVISION = 6
 EXIT_OUTPUT = 7
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
@@ -57,8 +56,6 @@ def classify(exc: BaseException) -> Failure | None:
             return Failure(EXIT_SCHEMA, str(error))
         if isinstance(error, CommandError):
             return Failure(EXIT_REVISION, f"bad revision: {error}")
-        if isinstance(error, redis.ConnectionError | redis.TimeoutError):
-            return Failure(EXIT_REDIS, f"Redis unreachable: {_first_line(error)}")
         if isinstance(error, OperationalError | DBAPIError) and _is_connection(error):
             return Failure(EXIT_DATABASE, f"database unreachable: {_first_line(error.orig)}")
     for error in chain:
