@@ -52,19 +52,26 @@ CHATTY_LIBRARIES = (
 )
 
 _lock = threading.Lock()
-_configured: ObservabilityConfig | None = None
+_configured: tuple[ObservabilityConfig, bool] | None = None
 
 
-def configure_observability(settings: Settings) -> None:
-    """Configure logs, traces and LangSmith for this process; idempotent."""
+def configure_observability(settings: Settings, *, owns_process: bool = True) -> None:
+    """Configure logs, traces and LangSmith for this process; idempotent.
+
+    ``owns_process`` is False for a library caller (``Services.create`` inside someone's
+    application): no tracer provider is installed then unless an OTLP endpoint asks for
+    one, since OpenTelemetry accepts a process's provider only once and it is the host's.
+    """
     global _configured
     register_secrets(_secrets(settings))
+    tracing = owns_process or bool(settings.observability.otlp_endpoint)
     with _lock:
-        if _configured == settings.observability:
+        if _configured in ((settings.observability, tracing), (settings.observability, True)):
             return
-        _configured = settings.observability
+        _configured = (settings.observability, tracing)
         configure_logging(settings.observability)
-        configure_tracing(settings.observability)
+        if tracing:
+            configure_tracing(settings.observability)
         configure_langsmith(settings.observability)
 
 

@@ -68,7 +68,7 @@ class Services:
         Logging and tracing are configured first (once per process), so a Python caller
         that only opens the services gets the same redacted, correlated logs as the CLI.
         """
-        configure_observability(settings)
+        configure_observability(settings, owns_process=False)
         opened: list[Callable[[], object]] = []
         try:
             database = Database(settings.database, time_left=remaining)

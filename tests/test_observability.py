@@ -142,7 +142,9 @@ def test_langsmith_is_switched_on_through_its_standard_variables(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for name in ("LANGSMITH_TRACING", "LANGSMITH_PROJECT", "LANGSMITH_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
+        # set first, so that the variables the test makes are removed again afterwards
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     configure_langsmith(ObservabilityConfig(langsmith_tracing=False))
     assert "LANGSMITH_TRACING" not in os.environ
     monkeypatch.setenv("LANGSMITH_PROJECT", "chosen-by-operator")

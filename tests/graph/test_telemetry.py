@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -78,23 +77,21 @@ def _scripted_graph(services: Services) -> Any:
     )
 
 
-@pytest.fixture
-def fresh_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A process whose logging nobody configured yet (pytest's own handlers set aside)."""
-    monkeypatch.setattr(logging.getLogger(), "handlers", [])
-    yield
-    structlog.reset_defaults()
-
-
 async def test_json_debug_logs_of_a_turn_hold_no_pii_and_one_run_and_trace(
     services: Services,
     graph_settings: Settings,
-    fresh_logging: None,
+    monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
+    # A process whose logging nobody configured yet: pytest's capture handlers, attached
+    # for the test's call phase, are set aside here (they are restored afterwards).
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
     configure_observability(_settings(graph_settings))
     capfd.readouterr()
-    await turn(_scripted_graph(services), MESSAGE, user=MAYA)
+    try:
+        await turn(_scripted_graph(services), MESSAGE, user=MAYA)
+    finally:
+        structlog.reset_defaults()
     err = capfd.readouterr().err
     lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     assert lines, err
