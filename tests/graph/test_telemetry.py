@@ -21,9 +21,10 @@ from agent.run_telemetry import telemetry_callbacks
 from agent.services import Services
 from agent.settings import Settings, load_settings
 from graphs.support import build_graph
+from storage.memory.scope import Scope
 from storage.metrics import REGISTRY
 
-from .conftest import MAYA, MAYA_ORDER, turn
+from .conftest import ANGRY, MAYA, MAYA_ORDER, turn
 
 API_KEY = "sk-live-Q9zX31TelemetryKey"
 EMAIL = "maya.private@example.com"
@@ -154,3 +155,46 @@ async def test_spans_of_a_turn_cover_nodes_tools_dependencies_and_the_model(
     assert 'support_turn_seconds_count{outcome="answered"}' in text
     assert 'support_tool_seconds_count{outcome="ok",tool="get_order"}' in text
     assert 'support_model_tokens_total{model="' in text
+
+
+def _value(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def _total(name: str) -> float:
+    return sum(
+        sample.value
+        for family in REGISTRY.collect()
+        for sample in family.samples
+        if sample.name == name
+    )
+
+
+async def test_product_counters_move_with_what_happened(services: Services, user: str) -> None:
+    """Escalations by reason, dedup tiers, purged memories and cache hits are counted."""
+    escalations = _total("support_escalations_total")
+    graph = build_graph(services=services, checkpointer=InMemorySaver())
+    await turn(graph, ANGRY, user=user)
+    assert _total("support_escalations_total") == escalations + 1
+
+    scope = Scope(services.settings.tenant_id, user)
+    new, exact = (
+        _value("support_memory_remember_total", tier="new"),
+        _value("support_memory_remember_total", tier="exact"),
+    )
+    await services.memory.aremember(scope, "Prefers parcels left with the neighbour.")
+    await services.memory.aremember(scope, "Prefers parcels left with the neighbour.")
+    assert _value("support_memory_remember_total", tier="new") == new + 1
+    assert _value("support_memory_remember_total", tier="exact") == exact + 1
+
+    purged = _value("support_memories_removed_total", how="purged")
+    await services.memory.apurge(scope.tenant_id, scope.user_id)
+    assert _value("support_memories_removed_total", how="purged") >= purged + 1
+
+    cache = services.knowledge_base.cache
+    assert cache is not None
+    hits = _value("support_cache_operations_total", cache=cache.name, result="hits")
+    question = f"How long do refunds take? {user}"
+    await services.knowledge_base.asearch(question)
+    await services.knowledge_base.asearch(question)
+    assert _value("support_cache_operations_total", cache=cache.name, result="hits") == hits + 1
