@@ -69,8 +69,8 @@ class RunTelemetry(BaseCallbackHandler):
     """One handler per process; state is keyed by run id, so concurrent runs never mix.
 
     ``run_inline`` makes LangChain call it in the step's own context (not in a thread or a
-    gathered task), which is what lets the span and the log ids it sets be seen by the
-    code running inside that step, and be reset in the same context when the step ends.
+    gathered task), which is what lets the span and the log ids it sets at the start be
+    seen by the code running inside that step.
     """
 
     run_inline = True
