@@ -76,6 +76,7 @@ class Guard:
         self._retry_codes = frozenset(policy.retry_on_codes)
         self._timeouts = metrics.TIMEOUTS.labels(dependency)
         self._retries = metrics.RETRIES.labels(dependency)
+        self._ok_seconds = metrics.CALL_SECONDS.labels(dependency, "ok")
         self._wait = wait_random_exponential(
             multiplier=policy.backoff_initial_s, max=policy.backoff_max_s
         )
@@ -107,7 +108,11 @@ class Guard:
         return code
 
     def _end(self, span: Span, began: float, outcome: str) -> None:
-        metrics.CALL_SECONDS.labels(self.dependency, outcome).observe(time.monotonic() - began)
+        seconds = time.monotonic() - began
+        if outcome == "ok":
+            self._ok_seconds.observe(seconds)
+        else:
+            metrics.CALL_SECONDS.labels(self.dependency, outcome).observe(seconds)
         span.end()
 
     def call(self, func: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
