@@ -76,17 +76,36 @@ async def readyz(request: Request) -> JSONResponse:
     )
 
 
-async def health(request: Request) -> JSONResponse:
-    """The report, with the ``application/health+json`` status words beside ours."""
-    report = await _report(request)
-    body = {
+def health_json(report: dict[str, Any]) -> dict[str, Any]:
+    """The report in the ``application/health+json`` shape (draft-inadarei-api-health-check):
+    pass/warn/fail, and each check as a list of one observation of its component."""
+    checks = {}
+    for name, check in report["checks"].items():
+        entry: dict[str, Any] = {
+            "status": HEALTH_STATUS[check["status"]],
+            "critical": check.get("critical", True),  # ours: does it make the service fail
+        }
+        if "latency_ms" in check:
+            entry.update(observedValue=check["latency_ms"], observedUnit="ms")
+        if check.get("error"):
+            entry["output"] = check["error"]
+        if check.get("details"):
+            entry["details"] = check["details"]
+        checks[name] = [entry]
+    return {
         "status": HEALTH_STATUS[report["status"]],
         "serviceId": "support-agent",
-        "detail": report["status"],
-        "checks": report["checks"],
+        "description": f"support agent: {report['status']}",
+        "checks": checks,
     }
+
+
+async def health(request: Request) -> JSONResponse:
+    report = await _report(request)
     return JSONResponse(
-        body, status_code=503 if report["status"] == "down" else 200, media_type=HEALTH_JSON
+        health_json(report),
+        status_code=503 if report["status"] == "down" else 200,
+        media_type=HEALTH_JSON,
     )
 
 
