@@ -77,13 +77,12 @@ class Conversation:
 @contextlib.asynccontextmanager
 async def open_agent(settings: Settings) -> AsyncIterator[tuple[Any, Any]]:
     """Services, a checkpointer from the settings and the compiled graph; all closed on exit."""
-    from agent.run_telemetry import telemetry_callbacks
     from agent.services import Services
     from graphs.support import aopen_checkpointer, build_graph
 
     async with await Services.open(settings) as services, aopen_checkpointer(settings) as saver:
         graph = build_graph(services=services, checkpointer=saver)
-        yield services, graph.with_config(callbacks=telemetry_callbacks())
+        yield services, graph
 
 
 def render_turn(console: Console, who: str | None, text: str, result: TurnResult) -> None:

@@ -51,6 +51,7 @@ class _Step:
     started: float
     ids: dict[str, Any] = field(default_factory=dict)
     ended: bool = False
+    turn: _Step | None = None  # the graph run this step belongs to (None: it is the run)
 
 
 # The step whose code is running. LangChain ends a step from another context than it
@@ -110,8 +111,10 @@ class RunTelemetry(BaseCallbackHandler):
             return
         if step.kind == "turn":
             self._end(run_id, _turn_outcome(outputs))
-        else:
-            self._end(run_id, "ok")
+            return
+        if step.turn is not None:
+            _identify(step.turn, outputs)
+        self._end(run_id, "ok")
 
     def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         if run_id in self._steps:
@@ -212,7 +215,8 @@ class RunTelemetry(BaseCallbackHandler):
             context=parent_context,
             attributes={**attributes, "support.step": kind},
         )
-        step = _Step(kind, name, span, time.perf_counter(), attributes)
+        turn = (outer.turn or outer) if outer is not None else None
+        step = _Step(kind, name, span, time.perf_counter(), attributes, turn=turn)
         self._steps[run_id] = step
         _current.set(step)
         # The code inside the step (and the guarded dependency calls it makes) sees its
@@ -262,6 +266,18 @@ def _observe(step: _Step, outcome: str, seconds: float) -> None:
         metrics.TOOL_SECONDS.labels(step.name, outcome).observe(seconds)
     else:
         metrics.MODEL_SECONDS.labels(step.name, outcome).observe(seconds)
+
+
+def _identify(turn: _Step, outputs: Any) -> None:
+    """The guard node resolves who the conversation is with (from the authenticated caller
+    or the run context) and writes it to the state as ``owner``: from then on the turn's
+    steps carry the tenant and the hashed user, whoever started the run."""
+    owner = outputs.get("owner") if isinstance(outputs, Mapping) else None
+    if not isinstance(owner, Mapping) or not owner.get("user_id"):
+        return
+    ids = {"tenant": str(owner.get("tenant_id") or ""), "user": user_hash(str(owner["user_id"]))}
+    turn.ids.update(ids)
+    turn.span.set_attributes(ids)
 
 
 def _turn_outcome(outputs: Any) -> str:

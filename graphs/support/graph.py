@@ -27,6 +27,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
 
+from agent.run_telemetry import telemetry_callbacks
 from graphs.support.context import Context
 from graphs.support.dependencies import Dependencies, SupportServices
 from graphs.support.nodes import (
@@ -94,7 +95,9 @@ def build_graph(
     builder.add_edge("escalate", "remember")
     builder.add_edge("forget", "remember")
     builder.add_edge("remember", END)
-    return builder.compile(checkpointer=checkpointer, store=store, name="support")
+    compiled = builder.compile(checkpointer=checkpointer, store=store, name="support")
+    # Spans, metrics and log correlation ids for every run, whoever invokes the graph.
+    return compiled.with_config(callbacks=telemetry_callbacks())
 
 
 @contextlib.asynccontextmanager

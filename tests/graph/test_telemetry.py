@@ -17,7 +17,6 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client import generate_latest
 
 from agent.observability import configure_observability, export_spans
-from agent.run_telemetry import telemetry_callbacks
 from agent.services import Services
 from agent.settings import Settings, load_settings
 from graphs.support import build_graph
@@ -72,10 +71,7 @@ def _scripted_graph(services: Services) -> Any:
         chat_model=model,
         tools=services.registry.tools,
     )
-    # The owner in metadata, as the README's Python example and the server pass it.
-    return graph.with_config(
-        callbacks=telemetry_callbacks(), metadata={"tenant_id": "default", "user_id": MAYA}
-    )
+    return graph
 
 
 async def test_json_debug_logs_of_a_turn_hold_no_pii_and_one_run_and_trace(
