@@ -4,12 +4,13 @@ LangGraph reports a run as a tree of callback events: the graph itself (no paren
 node (a chain whose name is its ``langgraph_node``), each tool call and each chat-model
 call. One handler turns that tree into what an operator reads: a span per turn, node, tool
 and model call (model spans carry the OpenTelemetry GenAI attributes), latency histograms,
-and log correlation ids (tenant, hashed user, thread, run, node, tool) bound while the step
-runs, so every log line of a turn carries the same run and trace ids. Guarded dependency
+and log correlation ids (thread, run, node, tool; tenant and hashed user from the owner the
+guard node resolves) bound while the step runs, so every log line of a turn carries the same run and trace ids. Guarded dependency
 calls open their own spans inside the current one (``tools.resilience.guard``).
 
 No customer text is recorded: inputs, outputs and prompts never become attributes.
-The graph attaches the handler with ``graph.with_config(callbacks=telemetry_callbacks())``.
+``graphs.support.graph.build_graph`` attaches it (``with_config(callbacks=...)``) to every
+graph it compiles.
 """
 
 from __future__ import annotations

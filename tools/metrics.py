@@ -1,7 +1,7 @@
 """The product's Prometheus series: turns, nodes, tools, model calls, escalations, sweeps.
 
-They share the product's ``REGISTRY`` (``storage.metrics``) (served at ``/support/metrics`` under the
-LangGraph server and ``/metrics`` standalone), never the process default registry, so the
+They share the product's ``REGISTRY`` (``storage.metrics``, served at ``/support/metrics``
+under the LangGraph server and ``/metrics`` standalone), never the process default registry, so the
 host's own metrics and ours cannot clash. Labels are bounded sets (node, tool, dependency,
 model, outcome, reason); never a tenant, user or thread, which would grow without limit.
 """
