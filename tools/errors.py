@@ -128,6 +128,16 @@ def error_payload(exc: BaseException) -> dict[str, Any]:
     }
 
 
+def failure_content(exc: BaseException) -> str:
+    """What a model sees for a tool call that raised: the structured error of a
+    ``ToolError``, the type alone of anything else (its text may carry SQL, URLs or data)."""
+    if isinstance(exc, ToolError):
+        payload = error_payload(exc)
+    else:
+        payload = ToolError(f"the tool failed unexpectedly ({type(exc).__name__})").to_dict()
+    return json.dumps({"error": payload}, ensure_ascii=False)
+
+
 def tool_error_handler(exc: ToolException) -> str:
     """``handle_tool_error`` for StructuredTools: the JSON payload of the error."""
     return json.dumps({"error": error_payload(exc)}, ensure_ascii=False)

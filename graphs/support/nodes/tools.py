@@ -8,7 +8,6 @@ type alone: its message may carry SQL, URLs or customer data.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -17,7 +16,7 @@ from langgraph.prebuilt import ToolNode
 
 from graphs.support.dependencies import Dependencies
 from graphs.support.state import State
-from tools.errors import ToolError, error_payload
+from tools.errors import failure_content
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +38,4 @@ def tool_node(deps: Dependencies) -> ToolNode:
 def tool_failure(exc: Exception) -> str:
     """ToolNode's handler for what a tool did not turn into a ToolMessage itself."""
     logger.warning("tool raised %s; returned to the model as an error", type(exc).__name__)
-    if isinstance(exc, ToolError):
-        payload = error_payload(exc)
-    else:
-        payload = ToolError(f"the tool failed unexpectedly ({type(exc).__name__})").to_dict()
-    return json.dumps({"error": payload}, ensure_ascii=False)
+    return failure_content(exc)
