@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -296,3 +297,22 @@ def test_unknown_callers_never_share_a_ticket(service: EscalationService, tenant
     again = service.escalate(**anonymous, customer_id="noah_brown_6181")
     assert again.ticket.id == by_customer.ticket.id
     assert again.duplicate_of == "active_ticket"
+
+
+def test_staff_resuming_a_customers_call_find_its_ticket_and_another_customer_does_not(
+    escalate_tool: BaseTool, tenant: str
+) -> None:
+    """The derived key is the session and the model's arguments, not the caller: staff
+    answering a hand-off re-run the customer's call and find its ticket; another customer
+    replaying the same call in that session is refused it."""
+    args = {"reason": "billing", "summary": "Charged twice for one order."}
+    first = call(escalate_tool, args, scoped(tenant, thread_id="thread-77"))
+    staff = call(
+        escalate_tool, args, scoped(tenant, thread_id="thread-77", user_id="s-1", role="agent")
+    )
+    assert staff.artifact["ticket_id"] == first.artifact["ticket_id"]
+    assert staff.artifact["created"] is False
+    other = call(escalate_tool, args, scoped(tenant, thread_id="thread-77", user_id="u-2"))
+    assert other.status == "error"
+    assert json.loads(other.text)["error"]["code"] == "not_authorized"
+    assert first.artifact["ticket_id"] not in other.text

@@ -181,3 +181,28 @@ async def test_an_unreadable_resume_asks_again_with_a_structured_error(
     events = services.escalation.store.events(services.settings.tenant_id, ticket.id)
     replies = [event for event in events if event["kind"] == "human_reply"]
     assert [reply["detail"]["reply"] for reply in replies] == ["On it."]
+
+
+async def test_staff_answering_from_their_inbox_resume_the_same_ticket(
+    services: Services, user: str
+) -> None:
+    model = scripted(call("escalate_to_human", ESCALATE, "call-staff"), AIMessage("Relayed."))
+    agent = build_agent(services, model, checkpointer=InMemorySaver(), schema="agent_inbox")
+    config = _config(f"staff-{user}")
+    await agent.ainvoke(
+        {"messages": [("user", "I need a person.")]}, config, context={"user_id": user}
+    )
+    staff = {"user_id": "staff_sam", "role": "agent"}
+    done = await agent.ainvoke(
+        Command(resume=[{"type": "response", "args": "Hi, Sam here."}]), config, context=staff
+    )
+    [result] = [m for m in done["messages"] if isinstance(m, ToolMessage)]
+    assert json.loads(result.text)["human_reply"] == "Hi, Sam here."
+    [ticket] = await services.escalation.store.afor_customer(services.settings.tenant_id, user)
+    assert ticket.id == json.loads(result.text)["ticket_id"]
+    assert (
+        await services.escalation.store.afor_customer(services.settings.tenant_id, "staff_sam")
+        == []
+    )
+    # Staff's words are not the customer's facts: nothing is remembered for either.
+    assert await _memories(services, services.settings.tenant_id, "staff_sam") == []

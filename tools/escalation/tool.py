@@ -2,9 +2,12 @@
 
 Identity (tenant, user, session) and the idempotency key come from the runtime. The key is,
 in order: ``idempotency_key`` in the LangGraph context or ``config["configurable"]`` (the
-graph sets it per turn), else one derived from the session and the call's own arguments: a
-resumed run re-executes the same tool call with the same arguments, so it finds the ticket
-the first run created instead of opening a second one.
+graph sets it per turn), else one derived from the tenant, the session and the arguments the
+model wrote: a resumed run re-executes the same tool call with the same arguments, so it
+finds the ticket the first run created instead of opening a second one, even when the run is
+resumed by someone else (support staff answering a hand-off from their inbox). The caller's
+user is left out of that key on purpose; instead a customer is refused a ticket the key finds
+that is not theirs.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from tools.config import Priority
 from tools.crm.schemas import CustomerId
-from tools.errors import tool_error_handler, validation_error_handler
+from tools.errors import NotAuthorizedError, tool_error_handler, validation_error_handler
 from tools.escalation.service import EscalationService, TicketReason
 from tools.inputs import ContentText, clean_text
 from tools.resilience import call_scope
@@ -80,14 +83,15 @@ class EscalateInput(BaseModel):
 def idempotency_key(
     config: RunnableConfig | None, scope: CallerScope, arguments: dict[str, Any]
 ) -> str | None:
-    """The runtime's key, else one derived from the session and the arguments, else None."""
+    """The runtime's key, else one derived from the session and the model's arguments, else
+    None."""
     explicit = runtime_value(config, "idempotency_key")
     if explicit:
         return str(clean_text(str(explicit)))[:_KEY_MAX]
     if scope.session_id is None:
         return None
     material = json.dumps(
-        [scope.tenant_id, scope.user_id, scope.session_id, arguments], sort_keys=True
+        [scope.tenant_id, scope.session_id, arguments], sort_keys=True
     )
     return "derived:" + hashlib.sha256(material.encode()).hexdigest()[:40]
 
@@ -135,6 +139,7 @@ class EscalationTool:
         self, config: RunnableConfig, arguments: dict[str, Any]
     ) -> tuple[CallerScope, dict[str, Any]]:
         scope = caller_scope(config, default_tenant=self.default_tenant)
+        key = idempotency_key(config, scope, arguments)
         if not scope.is_staff:
             # A customer's ticket is about themselves, whatever id the model passes.
             arguments = {**arguments, "customer_id": scope.user_id}
@@ -142,7 +147,7 @@ class EscalationTool:
             "tenant_id": scope.tenant_id,
             "customer_ref": scope.user_id,
             "conversation_ref": scope.session_id,
-            "idempotency_key": idempotency_key(config, scope, arguments),
+            "idempotency_key": key,
             **arguments,
         }
         return scope, request
@@ -160,7 +165,7 @@ class EscalationTool:
         arguments = _arguments(reason, summary, priority, customer_id, evidence)
         scope, request = self._request(config, arguments)
         with call_scope(scope.tenant_id, scope.user_id, scope.session_id):
-            return _result(self._escalate(**request))
+            return _result(_owned(scope, self._escalate(**request)))
 
     async def aescalate_to_human(
         self,
@@ -175,7 +180,7 @@ class EscalationTool:
         arguments = _arguments(reason, summary, priority, customer_id, evidence)
         scope, request = self._request(config, arguments)
         with call_scope(scope.tenant_id, scope.user_id, scope.session_id):
-            return _result(await self._aescalate(**request))
+            return _result(_owned(scope, await self._aescalate(**request)))
 
     def tool(self) -> BaseTool:
         return StructuredTool.from_function(
@@ -188,6 +193,14 @@ class EscalationTool:
             handle_tool_error=tool_error_handler,
             handle_validation_error=validation_error_handler,
         )
+
+
+def _owned(scope: CallerScope, result: TicketResult) -> TicketResult:
+    """``result`` if the caller may see its ticket: staff see their tenant's, a customer
+    their own (an idempotency key replayed in another customer's session finds nothing)."""
+    if scope.is_staff or scope.user_id is None or result.ticket.customer_ref == scope.user_id:
+        return result
+    raise NotAuthorizedError("this conversation's ticket belongs to another customer")
 
 
 def _arguments(
