@@ -3,6 +3,7 @@ the pack's tools and middleware, run offline over real services with a scripted 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -206,3 +207,37 @@ async def test_staff_answering_from_their_inbox_resume_the_same_ticket(
     )
     # Staff's words are not the customer's facts: nothing is remembered for either.
     assert await _memories(services, services.settings.tenant_id, "staff_sam") == []
+
+
+async def test_the_sync_api_recalls_remembers_and_hands_off(services: Services, user: str) -> None:
+    """``agent.invoke`` (what sync LangChain code calls) runs the same middleware."""
+    model = scripted(
+        AIMessage("Noted."),
+        call("escalate_to_human", ESCALATE, "call-sync"),
+        AIMessage("Relayed."),
+    )
+    agent = build_agent(services, model, checkpointer=InMemorySaver())
+    context = {"user_id": user}
+    await asyncio.to_thread(
+        agent.invoke,
+        {"messages": [("user", "I prefer to be contacted by email only.")]},
+        _config(f"sync-a-{user}"),
+        context=context,
+    )
+    config = _config(f"sync-b-{user}")
+    paused = await asyncio.to_thread(
+        agent.invoke,
+        {"messages": [("user", "Contact me by email: I want a person.")]},
+        config,
+        context=context,
+    )
+    assert "contacted by email only" in model.seen[1][0].text
+    [pending] = paused["__interrupt__"]
+    ticket = pending.value["action_requests"][0]["args"]["ticket"]
+    done = await asyncio.to_thread(
+        agent.invoke, Command(resume="Sam here, I'll call."), config, context=context
+    )
+    [result] = [m for m in done["messages"] if isinstance(m, ToolMessage)]
+    assert json.loads(result.text)["ticket_id"] == ticket["ticket_id"]
+    [only] = await services.escalation.store.afor_customer(services.settings.tenant_id, user)
+    assert only.id == ticket["ticket_id"]

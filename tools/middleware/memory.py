@@ -34,7 +34,7 @@ from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
 from storage.access_log import AccessLog
-from storage.memory import MemoryStore, Scope
+from storage.memory import MemoryStore, RecalledMemory, Scope
 from storage.text import clean_text
 from tools.audit import read_entries
 from tools.errors import ToolError
@@ -42,6 +42,8 @@ from tools.resilience import Resilience, call_scope
 from tools.runtime import CallerScope, caller_scope
 
 logger = logging.getLogger(__name__)
+
+_MAX_QUERY = 2000
 
 MEMORY_HEADER = (
     "What this customer told us in earlier conversations (most relevant first; it may be "
@@ -105,7 +107,9 @@ class MemoryMiddleware(AgentMiddleware[MemoryState, Any]):
         self.limit = limit
         self.min_score = min_score
         self.max_chars = max_chars
+        self._recall = resilience.guard("memory", operation="recall")(store.recall)
         self._arecall = resilience.guard("memory", operation="recall")(store.arecall)
+        self._remember = resilience.guard("memory", operation="remember")(store.remember)
         self._aremember = resilience.guard("memory", operation="remember")(store.aremember)
 
     def _customer(self) -> CallerScope | None:
@@ -113,26 +117,53 @@ class MemoryMiddleware(AgentMiddleware[MemoryState, Any]):
         scope = caller_scope(get_config(), default_tenant=self.default_tenant)
         return None if scope.user_id is None or scope.is_staff else scope
 
-    async def abefore_agent(
-        self, state: MemoryState, runtime: Runtime[Any]
-    ) -> dict[str, Any] | None:
-        query = latest_customer_text(state["messages"])
-        who = self._customer() if query else None
-        if who is None or who.user_id is None:
+    def _subject(self, state: MemoryState) -> tuple[CallerScope, str] | None:
+        """The customer and their latest message, or None when there is nothing to do."""
+        text = latest_customer_text(state["messages"])
+        who = self._customer() if text else None
+        return None if who is None else (who, text)
+
+    def _relevant(self, recalled: Sequence[RecalledMemory]) -> dict[str, Any]:
+        kept = (item.memory.content for item in recalled if item.score >= self.min_score)
+        return {"support_memories": budgeted(kept, self.max_chars)}
+
+    def before_agent(self, state: MemoryState, runtime: Runtime[Any]) -> dict[str, Any] | None:
+        subject = self._subject(state)
+        if subject is None:
             return {"support_memories": []}
+        who, query = subject
         try:
             with call_scope(who.tenant_id, who.user_id, who.session_id):
-                recalled = await self._arecall(
-                    Scope(who.tenant_id, who.user_id), query[:2000], limit=self.limit
+                recalled = self._recall(
+                    Scope(who.tenant_id, who.user_id or ""), query[:_MAX_QUERY], limit=self.limit
                 )
         except ToolError as exc:
             logger.warning("memory recall failed (%s)", exc.code)
             return {"support_memories": []}
         if self.access_log is not None:
-            for entry in read_entries(who, "recall", [who.user_id]):
+            for entry in read_entries(who, "recall", [who.user_id or ""]):
+                self.access_log.record(**entry)
+        return self._relevant(recalled)
+
+    async def abefore_agent(
+        self, state: MemoryState, runtime: Runtime[Any]
+    ) -> dict[str, Any] | None:
+        subject = self._subject(state)
+        if subject is None:
+            return {"support_memories": []}
+        who, query = subject
+        try:
+            with call_scope(who.tenant_id, who.user_id, who.session_id):
+                recalled = await self._arecall(
+                    Scope(who.tenant_id, who.user_id or ""), query[:_MAX_QUERY], limit=self.limit
+                )
+        except ToolError as exc:
+            logger.warning("memory recall failed (%s)", exc.code)
+            return {"support_memories": []}
+        if self.access_log is not None:
+            for entry in read_entries(who, "recall", [who.user_id or ""]):
                 await self.access_log.arecord(**entry)
-        relevant = (item.memory.content for item in recalled if item.score >= self.min_score)
-        return {"support_memories": budgeted(relevant, self.max_chars)}
+        return self._relevant(recalled)
 
     def _with_memories(self, request: ModelRequest) -> ModelRequest:
         memories = request.state.get("support_memories") or []
@@ -153,25 +184,42 @@ class MemoryMiddleware(AgentMiddleware[MemoryState, Any]):
     ) -> ModelCallResult:
         return await handler(self._with_memories(request))
 
-    async def aafter_agent(
-        self, state: MemoryState, runtime: Runtime[Any]
-    ) -> dict[str, Any] | None:
-        text = latest_customer_text(state["messages"])
-        who = self._customer() if text else None
-        if who is None or who.user_id is None:
+    def after_agent(self, state: MemoryState, runtime: Runtime[Any]) -> dict[str, Any] | None:
+        subject = self._subject(state)
+        if subject is None:
             return None
-        scope = Scope(who.tenant_id, who.user_id)
-        for fact in self.extract(text):
-            try:
-                with call_scope(who.tenant_id, who.user_id, who.session_id):
-                    await self._aremember(
-                        scope,
+        who, text = subject
+        try:
+            with call_scope(who.tenant_id, who.user_id, who.session_id):
+                for fact in self.extract(text):
+                    self._remember(
+                        Scope(who.tenant_id, who.user_id or ""),
                         fact.content,
                         content_type=fact.content_type,
                         importance=fact.importance,
                         metadata={"source": "conversation", "thread": who.session_id or ""},
                     )
-            except ToolError as exc:
-                logger.warning("remember failed (%s)", exc.code)
-                return None
+        except ToolError as exc:
+            logger.warning("remember failed (%s)", exc.code)
+        return None
+
+    async def aafter_agent(
+        self, state: MemoryState, runtime: Runtime[Any]
+    ) -> dict[str, Any] | None:
+        subject = self._subject(state)
+        if subject is None:
+            return None
+        who, text = subject
+        try:
+            with call_scope(who.tenant_id, who.user_id, who.session_id):
+                for fact in self.extract(text):
+                    await self._aremember(
+                        Scope(who.tenant_id, who.user_id or ""),
+                        fact.content,
+                        content_type=fact.content_type,
+                        importance=fact.importance,
+                        metadata={"source": "conversation", "thread": who.session_id or ""},
+                    )
+        except ToolError as exc:
+            logger.warning("remember failed (%s)", exc.code)
         return None
