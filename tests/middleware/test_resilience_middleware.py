@@ -15,6 +15,8 @@ from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command, interrupt
 
+from storage.config import RedisConfig
+from storage.redis import RedisHandle
 from tools.middleware import UNAVAILABLE_REPLY, ResilienceMiddleware
 from tools.resilience import Resilience, ResilienceConfig
 
@@ -23,8 +25,9 @@ from .conftest import ScriptedModel, call, scripted
 DONE = AIMessage("done")
 
 
-@pytest.fixture
-def resilience() -> Iterator[Resilience]:
+@pytest.fixture(params=["in-process", "redis"])
+def resilience(request: pytest.FixtureRequest) -> Iterator[Resilience]:
+    """The same policies with in-process state, and shared through the real Redis."""
     config = ResilienceConfig(
         dependencies={
             "weather": {"fail_max": 2, "max_attempts": 1},
@@ -33,8 +36,16 @@ def resilience() -> Iterator[Resilience]:
             "llm": {"fail_max": 1, "max_attempts": 1},
         }
     )
-    with Resilience(config) as built:
+    handle = None
+    if request.param == "redis":
+        url, prefix = (request.getfixturevalue(name) for name in ("redis_url", "redis_prefix"))
+        handle = RedisHandle.from_config(
+            RedisConfig(url=url, key_prefix=prefix, socket_timeout_s=0.5)
+        )
+    with Resilience(config, handle) as built:
         yield built
+    if handle is not None:
+        handle.close()
 
 
 class Counter:
