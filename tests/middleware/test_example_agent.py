@@ -130,6 +130,9 @@ async def test_handoff_pauses_in_the_hitl_schema_and_resuming_twice_opens_one_ti
     await agent.ainvoke(Command(resume=answer), config, context={"user_id": user})
     [only] = await services.escalation.store.afor_customer(services.settings.tenant_id, user)
     assert only.id == ticket["ticket_id"]
+    events = services.escalation.store.events(services.settings.tenant_id, only.id)
+    replies = [event["detail"]["reply"] for event in events if event["kind"] == "human_reply"]
+    assert replies == ["We will replace the chair."]
 
 
 async def test_handoff_renders_through_the_agent_inbox_adapter(

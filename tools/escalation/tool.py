@@ -90,9 +90,7 @@ def idempotency_key(
         return str(clean_text(str(explicit)))[:_KEY_MAX]
     if scope.session_id is None:
         return None
-    material = json.dumps(
-        [scope.tenant_id, scope.session_id, arguments], sort_keys=True
-    )
+    material = json.dumps([scope.tenant_id, scope.session_id, arguments], sort_keys=True)
     return "derived:" + hashlib.sha256(material.encode()).hexdigest()[:40]
 
 

@@ -6,7 +6,8 @@ anyone is asked; then the run pauses with ``interrupt()`` carrying LangChain's H
 interrupted tool call from its start on resume, and Studio's time travel replays it: the
 tool's idempotency key (the session and the call's arguments) makes every re-run find the
 same ticket, so a hand-off opens one ticket however often it is resumed or replayed. The
-person's reply is recorded on the ticket and returned to the model as the tool's result.
+person's reply is recorded on the ticket once per tool call and returned to the model as the
+tool's result.
 """
 
 from __future__ import annotations
@@ -106,7 +107,11 @@ class EscalationMiddleware(AgentMiddleware):
             try:
                 with acting_as(request.runtime.config, default_tenant=self.default_tenant) as scope:
                     self._record(
-                        scope.tenant_id, ticket["ticket_id"], decision.reply, agent=decision.agent
+                        scope.tenant_id,
+                        ticket["ticket_id"],
+                        decision.reply,
+                        agent=decision.agent,
+                        reply_key=_reply_key(request),
                     )
             except ToolError as exc:
                 logger.error("human reply not recorded on the ticket (%s)", exc.code)
@@ -128,8 +133,18 @@ class EscalationMiddleware(AgentMiddleware):
             try:
                 with acting_as(request.runtime.config, default_tenant=self.default_tenant) as scope:
                     await self._arecord(
-                        scope.tenant_id, ticket["ticket_id"], decision.reply, agent=decision.agent
+                        scope.tenant_id,
+                        ticket["ticket_id"],
+                        decision.reply,
+                        agent=decision.agent,
+                        reply_key=_reply_key(request),
                     )
             except ToolError as exc:
                 logger.error("human reply not recorded on the ticket (%s)", exc.code)
         return self._message(request, ticket, decision)
+
+
+def _reply_key(request: ToolCallRequest) -> str:
+    """One reply per hand-off: a resume, a concurrent resume or a replay of the same tool
+    call records the person's reply once (``EscalationService.record_reply``)."""
+    return f"handoff:{request.tool_call['id']}"
