@@ -4,7 +4,7 @@ services on the embedded defaults for memory and hand-off tests."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -49,6 +49,16 @@ def middleware_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 async def services(middleware_settings: Settings) -> AsyncIterator[Services]:
     async with await Services.open(middleware_settings) as opened:
         yield opened
+
+
+@pytest.fixture(autouse=True)
+def _breakers_closed_after_each_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that trips a breaker of the shared services must not leak it to the next."""
+    yield
+    if "services" in request.fixturenames:
+        services: Services = request.getfixturevalue("services")
+        for name in services.resilience.status()["breakers"]:
+            services.resilience.breaker(name).close()
 
 
 @pytest.fixture
