@@ -108,6 +108,9 @@ async def test_handoff_pauses_in_the_hitl_schema_and_resuming_twice_opens_one_ti
     assert action["name"] == "escalate_to_human"
     ticket = action["args"]["ticket"]
     assert ticket["created"] is True
+    handoff = action["args"]["handoff"]
+    assert handoff["summary"] == ESCALATE["summary"]
+    assert handoff["customer"]["ref"] == user
     assert request["review_configs"][0]["allowed_decisions"] == ["respond", "approve", "reject"]
 
     answer = {"decisions": [{"type": "respond", "message": "We will replace the chair."}]}

@@ -111,7 +111,10 @@ def _result(result: TicketResult) -> tuple[str, dict[str, Any]]:
             else f"A ticket ({ticket.id}) is already open for this; a human will respond by {due}."
         ),
     }
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")), payload
+    content = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    # The handoff packet is for the person taking over (a hand-off interrupt shows it), not
+    # for the model: it rides in the artifact only.
+    return content, {**payload, "handoff": ticket.handoff}
 
 
 class EscalationTool:

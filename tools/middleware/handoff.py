@@ -69,7 +69,9 @@ class HandoffDecision:
 def handoff_request(
     tool_name: str, args: Mapping[str, Any], ticket: Mapping[str, Any]
 ) -> HITLRequest:
-    """The interrupt value for a hand-off: the model's call with the ticket attached."""
+    """The interrupt value for a hand-off: the model's call, the ticket and its handoff
+    packet (``ticket["handoff"]``: what the person needs to take over)."""
+    details = {key: value for key, value in ticket.items() if key not in ("handoff", "next_step")}
     description = (
         f"Ticket {ticket.get('ticket_id')} ({ticket.get('priority')} priority, due "
         f"{ticket.get('sla_due_at')}). Reply to the customer (respond), keep the ticket for "
@@ -77,7 +79,7 @@ def handoff_request(
     )
     action: ActionRequest = {
         "name": tool_name,
-        "args": {**args, "ticket": dict(ticket)},
+        "args": {**args, "ticket": details, "handoff": ticket.get("handoff") or {}},
         "description": description,
     }
     review: ReviewConfig = {"action_name": tool_name, "allowed_decisions": list(ALLOWED)}
