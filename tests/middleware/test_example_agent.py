@@ -247,3 +247,27 @@ async def test_the_sync_api_recalls_remembers_and_hands_off(services: Services, 
     assert json.loads(result.text)["ticket_id"] == ticket["ticket_id"]
     [only] = await services.escalation.store.afor_customer(services.settings.tenant_id, user)
     assert only.id == ticket["ticket_id"]
+
+
+async def test_two_concurrent_resumes_open_one_ticket_and_record_one_reply(
+    services: Services, user: str
+) -> None:
+    model = scripted(
+        call("escalate_to_human", ESCALATE, "call-race"),
+        AIMessage("Relayed."),
+        AIMessage("Relayed."),
+    )
+    agent = build_agent(services, model, checkpointer=InMemorySaver())
+    config = _config(f"race-{user}")
+    await agent.ainvoke(
+        {"messages": [("user", "A person, now.")]}, config, context={"user_id": user}
+    )
+    await asyncio.gather(
+        *(
+            agent.ainvoke(Command(resume=text), config, context={"user_id": user})
+            for text in ("First answer.", "Second answer.")
+        )
+    )
+    [ticket] = await services.escalation.store.afor_customer(services.settings.tenant_id, user)
+    events = services.escalation.store.events(services.settings.tenant_id, ticket.id)
+    assert len([event for event in events if event["kind"] == "human_reply"]) == 1

@@ -3,6 +3,7 @@ our graph (breaker, rate limit, retries), structured error messages, interrupts 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -61,8 +62,9 @@ def _errors(result: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+@pytest.mark.parametrize("api", ["async", "sync"])
 async def test_breaker_opens_and_later_calls_never_reach_the_tool(
-    resilience: Resilience,
+    resilience: Resilience, api: str
 ) -> None:
     counter = Counter()
 
@@ -78,7 +80,11 @@ async def test_breaker_opens_and_later_calls_never_reach_the_tool(
         tools=[get_weather],
         middleware=[ResilienceMiddleware(resilience, tools={"get_weather": "weather"})],
     )
-    result = await agent.ainvoke({"messages": [("user", "weather in Oslo?")]})
+    message = {"messages": [("user", "weather in Oslo?")]}
+    if api == "async":
+        result = await agent.ainvoke(message)
+    else:
+        result = await asyncio.to_thread(agent.invoke, message)
     errors = _errors(result)
     assert [e["code"] for e in errors] == ["dependency_error", "dependency_error", "circuit_open"]
     assert errors[2]["retryable"] is True
