@@ -15,8 +15,9 @@ What comes out is never an exception a retry middleware would catch again:
   and the structured error under ``response_metadata["error"]``.
 
 So LangChain's ``ToolRetryMiddleware`` / ``ModelRetryMiddleware`` placed before this one
-(outside it) never multiply the guard's attempts; place them after it and they would (the
-guard retries what they return as a failure), so use one or the other per call. LangGraph
+(outside it) never multiply the guard's attempts. Placed after it (inside), one that re-raises
+(``on_failure="error"``) would have each of its exhausted loops retried by the guard, and one
+that returns a message would hide the failure from the breaker: one retry layer per call. LangGraph
 control flow (``interrupt()``, ``Command`` bubbling: ``GraphBubbleUp``) passes through
 untouched.
 """
