@@ -38,6 +38,14 @@ def test_the_request_validates_against_both_schemas() -> None:
         ([{"type": "accept", "args": None}], HandoffDecision("approve")),
         ({"type": "ignore", "args": None}, HandoffDecision("reject")),
         ("Plain reply", HandoffDecision("respond", "Plain reply")),
+        (
+            {"type": "respond", "message": "Hi", "agent": "\u200b"},
+            HandoffDecision("respond", "Hi"),
+        ),
+        (
+            {"type": "respond", "message": "Hi", "agent": " Sam "},
+            HandoffDecision("respond", "Hi", "Sam"),
+        ),
     ],
 )
 def test_answers_in_either_schema_are_read(answer: Any, expected: HandoffDecision) -> None:

@@ -50,7 +50,6 @@ class EscalationMiddleware(AgentMiddleware):
         default_tenant: str | None = None,
     ) -> None:
         super().__init__()
-        self.tickets = tickets
         self.schema = schema
         self.tool_name = tool_name
         self.default_tenant = default_tenant

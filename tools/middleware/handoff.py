@@ -122,7 +122,9 @@ def _reply(value: Any) -> str | None:
 
 
 def _agent(value: Any) -> str | None:
-    return _reply(value)[:200] if isinstance(value, str) and value.strip() else None
+    """The replying person's name, if given as text; it is optional, so nothing else fails."""
+    text = _reply(value) if isinstance(value, str) else None
+    return text[:200] if text else None
 
 
 def _from_langchain(decision: Mapping[str, Any]) -> HandoffDecision:

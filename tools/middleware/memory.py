@@ -100,7 +100,6 @@ class MemoryMiddleware(AgentMiddleware[MemoryState, Any]):
         max_chars: int = 1500,
     ) -> None:
         super().__init__()
-        self.store = store
         self.extract = extract
         self.access_log = access_log
         self.default_tenant = default_tenant
