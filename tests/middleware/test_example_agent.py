@@ -271,3 +271,22 @@ async def test_two_concurrent_resumes_open_one_ticket_and_record_one_reply(
     [ticket] = await services.escalation.store.afor_customer(services.settings.tenant_id, user)
     events = services.escalation.store.events(services.settings.tenant_id, ticket.id)
     assert len([event for event in events if event["kind"] == "human_reply"]) == 1
+
+
+async def test_a_correction_in_a_later_thread_supersedes_as_in_the_graph(
+    services: Services, user: str
+) -> None:
+    model = scripted(AIMessage("Noted."), AIMessage("Updated."))
+    agent = build_agent(services, model, checkpointer=InMemorySaver())
+    for thread, text in (
+        ("before", "Please only contact me by email, never by phone."),
+        ("after", "Actually, phone calls are fine now, call me on 503-555-0147"),
+    ):
+        await agent.ainvoke(
+            {"messages": [("user", text)]}, _config(f"{thread}-{user}"), context={"user_id": user}
+        )
+    exported = await services.memory.aexport(services.settings.tenant_id, user)
+    live = [m["content"] for m in exported["memories"] if m["state"] == "live"]
+    assert not any("never by phone" in text for text in live)
+    assert any("phone calls are fine now" in text for text in live)
+    assert "Phone number: 5035550147" in live

@@ -14,16 +14,16 @@ from tools.middleware.memory import budgeted
 from .conftest import scripted
 
 FACTS = (
-    "Preference: I prefer to be contacted by email only.",
-    "Preference: Please never call me on my phone, email me instead.",
+    ("Preference: I prefer to be contacted by email only.", "preference"),
+    ("Email address: jane.doe@example.com", "identifier"),
 )
 
 
 async def _agent_prompt(services: Services, user: str, **knobs: float) -> str:
     tenant = services.settings.tenant_id
-    for fact in FACTS:
+    for fact, kind in FACTS:
         await services.memory.aremember(
-            Scope(tenant, user), fact, content_type="preference", importance=0.8
+            Scope(tenant, user), fact, content_type=kind, importance=0.8
         )
     model = scripted(AIMessage("ok"))
     memory = MemoryMiddleware(
@@ -46,14 +46,14 @@ async def test_relevant_memories_within_budget_reach_the_prompt(
 ) -> None:
     prompt = await _agent_prompt(services, user)
     assert prompt.startswith("Be kind.")
-    assert all(fact in prompt for fact in FACTS)
+    assert all(fact in prompt for fact, _ in FACTS)
 
 
 async def test_the_budget_and_the_relevance_gate_hold_memories_back(
     services: Services, user: str
 ) -> None:
-    tight = await _agent_prompt(services, user, max_chars=len(FACTS[0]) + 20)
-    assert sum(fact in tight for fact in FACTS) == 1
+    tight = await _agent_prompt(services, user, max_chars=len(FACTS[0][0]) + 20)
+    assert sum(fact in tight for fact, _ in FACTS) == 1
     gated = await _agent_prompt(services, f"{user}-2", min_score=1.01)
     assert gated == "Be kind."
 
