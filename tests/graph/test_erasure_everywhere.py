@@ -6,7 +6,7 @@
 
 Afterwards a sentinel they said is nowhere: not in the server's threads (searched through the
 SDK), not in any file of the data directory, not in a Redis key, not in the server's log, not
-in a log line of this process. One copy is out of our reach: ``langgraph dev``'s in-memory
+in a log line or a span of this process. One copy is out of our reach: ``langgraph dev``'s in-memory
 runtime keeps a deleted thread's checkpoints in its ``.langgraph_api`` files (langgraph#8054);
 the test of that fails today, and is expected to (strict xfail), until upstream fixes it.
 """
@@ -25,10 +25,14 @@ import pytest
 import redis
 from langchain_core.messages import HumanMessage
 from langgraph_sdk import get_client
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from agent.credentials import new_api_key
 from agent.customer_data import aexport_customer, apurge_customer
 from agent.demo import prepare
+from agent.observability import configure_observability, export_spans
 from agent.services import Services
 from agent.settings import load_settings
 from graphs.support import aopen_checkpointer, build_graph
@@ -63,6 +67,7 @@ class Erased:
     workdir: Path
     server_log: Path
     logged: str
+    spans: str
     redis_url: str
     redis_prefix: str
 
@@ -84,7 +89,10 @@ async def erased(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> As
     workdir = tmp_path_factory.mktemp("erasure")
     token = f"q7x{uuid.uuid4().hex[:10]}"
     prefix = f"satest{uuid.uuid4().hex[:10]}"
-    said = f"My email is lucia.{token}@example.com. Do you ship to Canada?"
+    said = (
+        f"My email is lucia.{token}@example.com. Please remember that my gate code is "
+        f"{token}. Do you ship to Canada?"
+    )
     captured = _Captured()
     root = logging.getLogger()
     root.addHandler(captured)
@@ -96,6 +104,11 @@ async def erased(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> As
         tenant_id="acme",
         redis={"url": redis_url, "key_prefix": prefix},
     )
+    configure_observability(settings)
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    exporter = InMemorySpanExporter()
+    export_spans(provider, exporter)
     async with await Services.open(settings) as services:
         await prepare(services)
     key, entry = new_api_key("acme", LUCIA, "customer")
@@ -141,7 +154,19 @@ async def erased(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> As
             await studio.aclose()
             # langgraph dev writes its in-memory state to .langgraph_api every 10 s.
             await asyncio.sleep(11)
-        yield Erased(token, workdir, server.log, "\n".join(captured.lines), redis_url, prefix)
+        provider.force_flush()
+        spans = json.dumps(
+            [
+                {
+                    "attributes": dict(span.attributes or {}),
+                    "events": [dict(event.attributes or {}) for event in span.events],
+                }
+                for span in exporter.get_finished_spans()
+            ],
+            default=str,
+        )
+        logged = "\n".join(captured.lines)
+        yield Erased(token, workdir, server.log, logged, spans, redis_url, prefix)
     finally:
         root.removeHandler(captured)
         root.level = level
@@ -162,6 +187,8 @@ def test_purge_leaves_the_sentinel_nowhere(erased: Erased) -> None:
     assert files == []
     assert _redis_values_containing(erased.redis_url, erased.redis_prefix, needle) == []
     assert erased.token not in erased.logged
+    assert "node respond" in erased.spans or "respond" in erased.spans
+    assert erased.token not in erased.spans
     assert erased.token not in erased.server_log.read_text()
 
 
