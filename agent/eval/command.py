@@ -74,6 +74,7 @@ def _options(settings: Settings, args: argparse.Namespace) -> EvalOptions:
         seed=args.seed,
         faults=faults,
         escalation_policy=args.escalation_policy,
+        target=args.agent,
     )
 
 
@@ -171,6 +172,13 @@ def register(sub: argparse._SubParsersAction, commands: dict[str, Command]) -> N
     parser.add_argument("--prices", help='JSON price table: {"model": {"input": USD/Mtok, ...}}')
     parser.add_argument(
         "--escalation-policy", choices=["handoff", "ticket_only"], default="handoff"
+    )
+    parser.add_argument(
+        "--agent",
+        choices=["graph", "middleware"],
+        default="graph",
+        help="what to evaluate: our graph, or a create_agent with the pack's tools and "
+        "middleware (graphs/middleware_agent.py; needs the langchain extra)",
     )
     parser.add_argument("--output", help="write the JSON report here")
     parser.add_argument("--min-pass", type=float, help="exit 1 when pass^1 is below this")

@@ -84,6 +84,7 @@ def build_report(
             "trials_per_scenario": options.trials,
             "concurrency": options.concurrency,
             "seed": options.seed,
+            "target": options.target,
             "agent": _model(options.agent, options.seed),
             "customer": _model(options.customer, options.seed),
             "escalation_policy": options.escalation_policy,

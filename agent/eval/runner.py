@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from langchain_core.language_models import BaseChatModel
@@ -42,6 +42,9 @@ class ModelSpec:
     temperature: float = 0.0
 
 
+Target = Literal["graph", "middleware"]
+
+
 @dataclass(frozen=True)
 class EvalOptions:
     agent: ModelSpec
@@ -51,6 +54,7 @@ class EvalOptions:
     seed: int = 0
     faults: dict[str, float] = field(default_factory=dict)
     escalation_policy: str = "handoff"
+    target: Target = "graph"
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
 
@@ -94,8 +98,6 @@ async def run_eval(
     on_trial: Callable[[Trial], None] | None = None,
 ) -> EvalRun:
     """Every (scenario, trial), ``options.concurrency`` at a time, in file order."""
-    from graphs.support import build_graph
-
     faults = Faults(dict(options.faults), seed=options.seed)
     view = with_faults(services, faults)
     loader = ShopLoader(services)
@@ -104,9 +106,7 @@ async def run_eval(
         await loader.prepare(resolve(scenario.shop, base))
     gate = asyncio.Semaphore(options.concurrency)
     async with _models(services, options, faults) as (agent_model, customer_model):
-        graph = build_graph(
-            services=view, checkpointer=InMemorySaver(), chat_model=agent_model, tools=view.tools
-        )
+        graph = _agent_under_test(options.target, view, agent_model)
 
         async def one(number: int, scenario: Scenario, trial: int) -> Trial:
             async with gate:
@@ -135,6 +135,20 @@ async def run_eval(
             *(one(n, scenario, trial) for n, (scenario, trial) in enumerate(jobs, 1))
         )
     return EvalRun(list(trials), dict(faults.injected))
+
+
+def _agent_under_test(target: Target, services: Any, model: BaseChatModel) -> Any:
+    """Our graph, or a ``create_agent`` built with the pack's tools and middleware (the
+    ``langchain`` extra), both over the same services and model."""
+    if target == "middleware":
+        from graphs.middleware_agent import build_agent
+
+        return build_agent(services, model, checkpointer=InMemorySaver())
+    from graphs.support import build_graph
+
+    return build_graph(
+        services=services, checkpointer=InMemorySaver(), chat_model=model, tools=services.tools
+    )
 
 
 async def run_trial(

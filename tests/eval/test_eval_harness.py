@@ -231,6 +231,28 @@ def test_reported_scores_match_the_known_outcomes(
 
 
 @pytest.mark.slow
+def test_a_create_agent_with_our_middleware_is_measured_the_same_way(embedded: Path) -> None:
+    """``--agent middleware``: the same scenarios and scores, on a ``create_agent`` built with
+    the pack's tools and middleware instead of our graph."""
+    script = [
+        ToolCalls([("get_order", {"order_id": "#W1000101"})]),
+        Text(SOLVED),
+        ToolCalls([("get_order", {"order_id": "#W1000102"})]),
+        Text("Delivered."),
+    ]
+    with serve_model(*script) as agent, serve_model() as customer:
+        code, report = run_eval(
+            embedded, agent, customer, "--agent", "middleware", scenarios=SCENARIOS[:2], trials=1
+        )
+    assert code == 0
+    assert report["run"]["target"] == "middleware"
+    solved, wrong = report["scenarios"]
+    assert solved["pass_hat"] == {"1": 1.0}
+    assert wrong["pass_hat"] == {"1": 0.0}
+    assert report["overall"]["tool_calls"]["recall"] == 0.5
+
+
+@pytest.mark.slow
 def test_model_faults_go_through_the_resilience_layer(embedded: Path) -> None:
     """Every connection to the model refused: the llm guard gives up, the graph answers
     offline (a degraded turn), the expected tool call is never made, and the report says
