@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage
@@ -52,7 +53,9 @@ def test_scope_from_configurable() -> None:
     assert WHOAMI.invoke({}, config=config) == "acme/u1/t9"
 
 
-def test_scope_from_langgraph_context_under_tool_node() -> None:
+def _whoami_graph() -> Any:
+    """A graph whose model asks for ``whoami``, run by LangGraph's ToolNode."""
+
     def call(_state: MessagesState) -> dict:
         return {
             "messages": [AIMessage("", tool_calls=[{"name": "whoami", "args": {}, "id": "c1"}])]
@@ -64,7 +67,11 @@ def test_scope_from_langgraph_context_under_tool_node() -> None:
     builder.add_edge(START, "call")
     builder.add_edge("call", "tools")
     builder.add_edge("tools", END)
-    result = builder.compile().invoke(
+    return builder.compile()
+
+
+def test_scope_from_langgraph_context_under_tool_node() -> None:
+    result = _whoami_graph().invoke(
         {"messages": []}, context=Context(tenant_id="acme", user_id="alice")
     )
     assert result["messages"][-1].content == "acme/alice/None"
@@ -114,18 +121,7 @@ def test_the_authenticated_user_wins_and_a_different_claim_is_refused() -> None:
 
 
 def test_a_claim_in_the_graph_context_is_refused_too() -> None:
-    def call(_state: MessagesState) -> dict:
-        return {
-            "messages": [AIMessage("", tool_calls=[{"name": "whoami", "args": {}, "id": "c1"}])]
-        }
-
-    builder = StateGraph(MessagesState, context_schema=Context)
-    builder.add_node("call", call)
-    builder.add_node("tools", ToolNode([WHOAMI]))
-    builder.add_edge(START, "call")
-    builder.add_edge("call", "tools")
-    builder.add_edge("tools", END)
-    result = builder.compile().invoke(
+    result = _whoami_graph().invoke(
         {"messages": []},
         {"configurable": {"langgraph_auth_user": ATTACKER}},
         context=Context(tenant_id="acme", user_id="victim"),
