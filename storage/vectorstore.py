@@ -137,6 +137,7 @@ class VectorStore:
             else None
         )
         self._loaded = self._generation.read() if self._generation else ""
+        self._writes = 0
         self._open()
 
     def _open(self) -> None:
@@ -183,6 +184,13 @@ class VectorStore:
         if self._generation is not None:
             self._loaded = self._generation.bump()
 
+    def data_version(self) -> tuple[str, int, int]:
+        """Changes whenever the chunks may have changed: a write through this object, a
+        write by another process on the embedded store (its generation), and, for a Chroma
+        server written by others, the chunk count. Derived indexes rebuild when it moves."""
+        count = self.count() if self.mode == "server" else -1
+        return (self.generation(), self._writes, count)
+
     @property
     def name(self) -> str:
         return self.config.collection
@@ -208,6 +216,59 @@ class VectorStore:
                 score=1.0 - float(distance),
             )
             for doc, distance in found
+        ]
+
+    def search_many(
+        self,
+        vectors: Sequence[Sequence[float]],
+        k: int,
+        where: Mapping[str, Any] | None = None,
+    ) -> list[list[ScoredChunk]]:
+        """``search`` for several query vectors in one index call (the sub-queries of a
+        long question); one list of nearest chunks per vector, in the same order."""
+        self.refresh()
+        with self._gate.shared():
+            found = self.collection.query(
+                query_embeddings=[list(v) for v in vectors],
+                n_results=k,
+                where=dict(where) if where else None,
+                include=["documents", "metadatas", "distances"],
+            )
+        documents = found["documents"] or []
+        metadatas = found["metadatas"] or []
+        distances = found["distances"] or []
+        return [
+            [
+                ScoredChunk(id=str(i), text=t or "", metadata=m or {}, score=1.0 - float(d))
+                for i, t, m, d in zip(ids, texts, metas, dists, strict=True)
+            ]
+            for ids, texts, metas, dists in zip(
+                found["ids"], documents, metadatas, distances, strict=True
+            )
+        ]
+
+    def chunks_where(
+        self, where: Mapping[str, Any] | None = None, *, ids: Sequence[str] | None = None
+    ) -> list[tuple[str, str, Mapping[str, Any], Sequence[float] | None]]:
+        """(id, text, metadata, vector) of the chunks matching ``where`` or ``ids``; vectors
+        only when ``ids`` are given (a full scan for the lexical index needs text only)."""
+        include: list[Any] = ["documents", "metadatas"]
+        if ids is not None:
+            include.append("embeddings")
+        with self._gate.shared():
+            result = self.collection.get(
+                ids=list(ids) if ids is not None else None,
+                where=dict(where) if where else None,
+                include=include,
+            )
+        count = len(result["ids"])
+        texts = result.get("documents") or [""] * count
+        metadatas = result.get("metadatas") or [{}] * count
+        vectors = result.get("embeddings")
+        vectors = [None] * count if vectors is None else list(vectors)
+        return [
+            (str(i), t or "", m or {}, v)
+            for i, t, m, v in zip(result["ids"], texts, metadatas, vectors, strict=True)
         ]
 
     def ids_where(self, where: Mapping[str, Any] | None = None) -> dict[str, Mapping[str, Any]]:
@@ -240,6 +301,7 @@ class VectorStore:
                         metadatas=[dict(m) for m in metadatas[start:end]],
                     )
                 done = end
+                self._writes += 1
         except BaseException:
             if done:
                 self.delete(ids[:done])
@@ -251,6 +313,7 @@ class VectorStore:
         for start in range(0, len(ids), batch):
             with self._gate.shared():
                 self.collection.delete(ids=ids[start : start + batch])
+            self._writes += 1
 
     def _close_client(self) -> None:
         close = getattr(self.client, "close", None)

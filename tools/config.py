@@ -24,6 +24,12 @@ class KnowledgeBaseConfig(BaseModel):
     )
     default_k: int = Field(default=5, ge=1, le=50, description="Results when the model names no k.")
     max_k: int = Field(default=20, ge=1, le=100, description="Most results one search may ask for.")
+    max_query_chars: int = Field(
+        default=8000,
+        ge=100,
+        le=100_000,
+        description="Longest query accepted; longer ones are cut into sub-queries, not refused.",
+    )
     cache_ttl_s: float = Field(
         default=300.0,
         ge=0,
@@ -102,37 +108,6 @@ class CRMConfig(BaseModel):
         return self
 
 
-_HUMAN_REQUEST = [
-    "talk to a human",
-    "speak to a human",
-    "speak with a human",
-    "talk to a person",
-    "speak to a person",
-    "talk to someone",
-    "speak to someone",
-    "real person",
-    "real human",
-    "human agent",
-    "live agent",
-    "live person",
-    "actual person",
-    "a representative",
-    "customer service representative",
-    "get me a human",
-    "need a human",
-    "want a human",
-    "speak to a manager",
-    "talk to a manager",
-    "get me a manager",
-    "your manager",
-    "speak to a supervisor",
-    "talk to a supervisor",
-    "your supervisor",
-    "transfer me",
-    "connect me to an agent",
-    "escalate this",
-    "human please",
-]
 _ANGER = [
     "unacceptable",
     "ridiculous",
@@ -151,19 +126,33 @@ _ANGER = [
 ]
 _ABUSE = [
     "idiot",
-    "stupid",
+    "idiots",
     "moron",
+    "morons",
     "useless bot",
+    "stupid bot",
+    "you stupid",
+    "you're stupid",
+    "you are stupid",
     "shut up",
     "screw you",
-    "wtf",
-    "fuck*",
-    "shit",
-    "shitty",
-    "bullshit",
+    "fuck you",
+    "fuck off",
+    "piss off",
     "damn you",
-    "scam",
     "scammers",
+    "you scam*",
+]
+_PROFANITY = [
+    "fuck*",
+    "wtf",
+    "shit*",
+    "bullshit",
+    "crap",
+    "crappy",
+    "damn",
+    "ffs",
+    "bloody hell",
 ]
 _LEGAL = [
     "lawyer",
@@ -247,14 +236,21 @@ class EscalationConfig(BaseModel):
         description="Time to first human response per priority (minutes), sets the SLA due time.",
     )
     human_request_phrases: WordList = Field(
-        default_factory=lambda: list(_HUMAN_REQUEST),
-        description="Phrases that ask for a human (list, JSON array or comma-separated).",
+        default_factory=list,
+        description=(
+            "Extra phrases that ask for a human, on top of the built-in request grammar "
+            "(list, JSON array or comma-separated)."
+        ),
     )
     anger_words: WordList = Field(
         default_factory=lambda: list(_ANGER), description="Words and phrases of anger."
     )
     abuse_words: WordList = Field(
-        default_factory=lambda: list(_ABUSE), description="Insults and profanity."
+        default_factory=lambda: list(_ABUSE), description="Insults aimed at us or the bot."
+    )
+    profanity_words: WordList = Field(
+        default_factory=lambda: list(_PROFANITY),
+        description="Swearing: abuse unless the message is praise ('fucking brilliant, thanks').",
     )
     legal_words: WordList = Field(
         default_factory=lambda: list(_LEGAL), description="Legal threats and regulator names."
@@ -282,6 +278,7 @@ class EscalationConfig(BaseModel):
         "human_request_phrases",
         "anger_words",
         "abuse_words",
+        "profanity_words",
         "legal_words",
         "safety_words",
         "unresolved_phrases",

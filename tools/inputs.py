@@ -19,7 +19,7 @@ def clean_text(value: object) -> object:
     return text.clean_text(value) if isinstance(value, str) else value
 
 
-def _not_blank(value: str) -> str:
+def not_blank(value: str) -> str:
     if not value:
         raise ValueError("must contain visible text")
     return value
@@ -29,13 +29,13 @@ QueryText = Annotated[
     str,
     BeforeValidator(clean_text),
     StringConstraints(max_length=2000),
-    AfterValidator(_not_blank),
+    AfterValidator(not_blank),
 ]
 ContentText = Annotated[
     str,
     BeforeValidator(clean_text),
     StringConstraints(max_length=4000),
-    AfterValidator(_not_blank),
+    AfterValidator(not_blank),
 ]
 SourceName = Annotated[
     str,

@@ -19,7 +19,7 @@ ESCALATE = [
     ("Get me a representative.", "human_request"),
     ("This is completely unacceptable, I've waited three weeks!", "anger"),
     ("I'm fed up with your company", "anger"),
-    ("WHERE IS MY ORDER I PAID TWO WEEKS AGO", "anger"),
+    ("WHERE IS MY ORDER I PAID TWO WEEKS AGO, THIS IS UNACCEPTABLE", "anger"),
     ("you are a useless bot", "abuse"),
     ("What the fuck is going on with my refund", "abuse"),
     ("wtf, charged twice??", "abuse"),
@@ -82,7 +82,9 @@ def test_repeated_failure_counts_history_and_failed_tools() -> None:
     assert [s.kind for s in detect_escalation("Still broken.", history)] == ["repeated_failure"]
     assert detect_escalation("Still broken.", history[:1]) == []
     failed = [ToolMessage('{"error": {}}', tool_call_id="1", status="error")]
-    assert [s.kind for s in detect_escalation("ok", failed, failed_turns=1)] == ["repeated_failure"]
+    assert [s.kind for s in detect_escalation("any news?", failed, failed_turns=1)] == [
+        "repeated_failure"
+    ]
     dict_history = [{"role": "user", "content": "this did not help"}]
     assert detect_escalation("nothing works", dict_history)[0].kind == "repeated_failure"
     assert detect_escalation("nothing works", dict_history, failure_limit=3) == []
@@ -118,4 +120,6 @@ def test_keyword_lists_come_from_the_environment(
         "Put me through or I go to the Ombudsman", config=settings.escalation
     )
     assert {s.kind for s in signals} == {"human_request", "legal"}
-    assert detect_escalation("let me talk to a human", config=settings.escalation) == []
+    assert detect_escalation("put me through", config=EscalationConfig())[0].kind == (
+        "human_request"
+    ), "the built-in grammar stays on beside the configured phrases"

@@ -89,11 +89,11 @@ async def test_async_search_sees_the_reingest_too(
     tool = build_search_tool(kb.knowledge_base)
     for _ in range(2):
         payload = json.loads(await tool.ainvoke({"query": QUESTION, "k": 1}))
-        assert "30 days" in payload["results"][0]["chunk"]
+        assert "30 days" in payload["results"][0]["passages"][0]["text"]
     write_policy(docs, 60)
     await kb.ingestor.aingest([docs])
     payload = json.loads(await tool.ainvoke({"query": QUESTION, "k": 1}))
-    assert "60 days" in payload["results"][0]["chunk"]
+    assert "60 days" in payload["results"][0]["passages"][0]["text"]
 
 
 def test_an_ingest_in_another_process_invalidates_an_in_process_cache(

@@ -145,8 +145,8 @@ def test_bad_files_are_reported_skipped_and_keep_their_previous_version(
         "faq.jsonl": "line 2: invalid JSON (Expecting property name enclosed in double quotes)",
         "latin1.txt": "not UTF-8 text (byte 3)",
         "empty.md": "no text to ingest",
-        "nameless.jsonl": "line 1: missing id, text (expected {id, title, text} or "
-        "{doc_id, question, answer})",
+        "nameless.jsonl": "line 1: missing id, text (expected {id, title, text}, "
+        "{doc_id, title, content} or {doc_id, question, answer})",
         "twice.jsonl": "line 2: duplicate id 'a'",
         "missing-folder": "no such file or folder",
     }

@@ -79,7 +79,7 @@ async def test_async_tool_matches_sync(kb: KB) -> None:
     asynchronous = json.loads(await tool.ainvoke(args))
     assert sync == asynchronous
     assert sync["results"][0]["source"] == "billing/refunds.md"
-    assert set(sync["results"][0]) == {"source", "title", "chunk", "score"}
+    assert set(sync["results"][0]) == {"source", "title", "score", "passages"}
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,17 @@
 """Escalation signals from a user's message, the conversation so far and breaker states.
 
-Phrase matching on normalised text, not a model: it is cheap enough to run every turn,
-explainable (each signal names the phrase that fired), and configurable per deployment.
-Phrases match whole words only ("sue you" never fires on "issue you"), a trailing ``*``
-matches word prefixes ("fuck*"), and a request for a human preceded by a negation
-("I don't need a real person") is ignored.
+Pattern matching on normalised text, not a model: it is cheap enough to run every turn,
+explainable (each signal names the words that fired), and configurable per deployment.
+Requests for a person use the grammar of ``phrasing`` (request frame + person noun, typos
+folded) plus any extra configured phrases. Word lists match whole words only ("sue you"
+never fires on "issue you"), a trailing ``*`` matches word prefixes ("fuck*"), and a request
+for a human preceded by a negation ("I don't need a real person") is ignored.
+
+What is *not* a signal, because customers write it without wanting a person: capitals or
+exclamation marks alone, swearing in praise ("fucking brilliant service, thanks"), words
+inside quotation marks (a review or a statistic the customer quotes), and small talk ("hello",
+"thanks"), which never counts as a repeated failure either. Safety words are matched on
+the whole message, quotes included: an injury is never missed.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from tools.config import EscalationConfig, Priority
+from tools.escalation.phrasing import find_request, fold_typos, is_small_talk, without_quotes
 
 SignalKind = Literal[
     "human_request",
@@ -37,7 +45,16 @@ _PRIORITY: dict[SignalKind, Priority] = {
 }
 _NEGATION = re.compile(r"(?<![\w'])(?:don't|dont|do not|no need|not|never|without)(?![\w'])")
 _HISTORY_WINDOW = 20
-_SHOUT_MIN_LETTERS = 15
+_PRAISE = re.compile(
+    r"(?<![\w'])(?:love|loved|loving|amazing|awesome|great|brilliant|excellent|fantastic|"
+    r"perfect|best|thanks|thank|good|nice|beautiful|incredible|wonderful|happy|impressed|"
+    r"quick|fast|superb|cool|legend|legends|lifesaver|genius)(?![\w'])"
+)
+_COMPLAINT = re.compile(
+    r"(?<![\w'])(?:not|never|no|still|where|why|late|broken|missing|wrong|refund|charged|"
+    r"cancel|worst|terrible|awful|hate|problem|issue|damaged|waiting|waited|again|useless|"
+    r"can't|cannot|won't|didn't|doesn't|isn't|haven't)(?![\w'])"
+)
 
 
 @dataclass(frozen=True)
@@ -103,6 +120,7 @@ class EscalationDetector:
     def __init__(self, config: EscalationConfig) -> None:
         self.config = config
         self._human = _pattern(config.human_request_phrases)
+        self._profanity = _pattern(config.profanity_words)
         self._unresolved = _pattern(config.unresolved_phrases)
         self._lists: list[tuple[SignalKind, re.Pattern[str] | None, str]] = [
             ("safety", _pattern(config.safety_words), "mentions a safety risk"),
@@ -130,12 +148,13 @@ class EscalationDetector:
         dependencies the caller already found open.
         """
         text = normalise(message)
+        own = fold_typos(normalise(without_quotes(message)))
         signals: list[Signal] = []
-        human = self._human_request(text)
+        human = self._human_request(own)
         if human is not None:
             signals.append(human)
         for kind, pattern, what in self._lists:
-            found = pattern.search(text) if pattern is not None else None
+            found = pattern.search(text if kind == "safety" else own) if pattern else None
             if found is not None:
                 signals.append(
                     Signal(
@@ -145,10 +164,26 @@ class EscalationDetector:
                         _PRIORITY[kind],
                     )
                 )
-        if not any(s.kind == "anger" for s in signals) and _shouting(message):
-            signals.append(Signal("anger", "the customer is writing in capitals", None, "high"))
+        swearing = self._profanity.search(own) if self._profanity is not None else None
+        if (
+            swearing is not None
+            and not _praise(own)
+            and not any(s.kind == "abuse" for s in signals)
+        ):
+            signals.append(
+                Signal(
+                    "abuse",
+                    f"the customer is swearing in a complaint ({swearing.group(0)!r})",
+                    swearing.group(0),
+                    _PRIORITY["abuse"],
+                )
+            )
         limit = self.config.repeated_failure_threshold if failure_limit is None else failure_limit
-        failure = self._repeated_failure(text, history, failed_turns, limit)
+        failure = (
+            None
+            if is_small_talk(message)
+            else self._repeated_failure(own, history, failed_turns, limit)
+        )
         if failure is not None:
             signals.append(failure)
         signals.extend(self._outages(breaker_states or {}, open_breakers))
@@ -156,14 +191,16 @@ class EscalationDetector:
         return sorted(signals, key=lambda s: order.index(s.kind))
 
     def _human_request(self, text: str) -> Signal | None:
-        if self._human is None:
-            return None
-        for found in self._human.finditer(text):
-            if not _negated(text, found.start()):
+        """The customer's own request for a person: the grammar, then configured phrases."""
+        candidates = [find_request(text)]
+        if self._human is not None:
+            candidates.extend(self._human.finditer(text))
+        for found in candidates:
+            if found is not None and not _negated(text, found.start()):
                 return Signal(
                     "human_request",
-                    f"the customer asked for a human ({found.group(0)!r})",
-                    found.group(0),
+                    f"the customer asked for a human ({found.group(0).strip()!r})",
+                    found.group(0).strip(),
                     _PRIORITY["human_request"],
                 )
         return None
@@ -205,11 +242,9 @@ class EscalationDetector:
         ]
 
 
-def _shouting(message: str) -> bool:
-    letters = [ch for ch in message if ch.isalpha()]
-    if len(letters) < _SHOUT_MIN_LETTERS or len(message.split()) < 3:
-        return False
-    return sum(ch.isupper() for ch in letters) / len(letters) >= 0.8
+def _praise(text: str) -> bool:
+    """Swearing in a happy message ("fucking brilliant, thanks") is not abuse."""
+    return _PRAISE.search(text) is not None and _COMPLAINT.search(text) is None
 
 
 @lru_cache(maxsize=8)

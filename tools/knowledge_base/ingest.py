@@ -135,13 +135,19 @@ class Ingestor:
         }
 
     def chunks(self, planned: _PlannedFile, documents: Sequence[SourceDocument]) -> list[_Chunk]:
-        """Chunks of a file with content-derived ids; later chunks repeat the title for context."""
+        """Chunks of a file with content-derived ids; each starts with the document's title
+        (unless its text already does), so a chunk cut from the middle of a policy still
+        says what it is about, to the embedding and to BM25."""
         file_key = planned.path.as_posix()
         result: list[_Chunk] = []
         for document in documents:
             splitter = self._splitters.get(document.format, self._splitters["default"])
             for index, piece in enumerate(splitter.split_text(document.text)):
-                text = f"{document.title}\n\n{piece}" if index and document.title else piece
+                text = (
+                    f"{document.title}\n\n{piece}"
+                    if document.title and not piece.lstrip("# ").startswith(document.title)
+                    else piece
+                )
                 digest = hashlib.sha256(
                     "\x1f".join((file_key, document.source, str(index), text)).encode()
                 ).hexdigest()[:40]

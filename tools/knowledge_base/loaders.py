@@ -120,13 +120,15 @@ def _record(item: Any, line: int) -> SourceDocument:
         answer = str(item["answer"] or "").strip()
         text = f"{question}\n\n{answer}" if question else answer
         return SourceDocument(str(item["doc_id"]), question, text, "jsonl")
-    missing = [field for field in ("id", "text") if not item.get(field)]
+    identifier = item.get("id") or item.get("doc_id")
+    text = item.get("text") or item.get("content")
+    missing = [name for name, value in (("id", identifier), ("text", text)) if not value]
     if missing:
         raise LoadError(
             f"line {line}: missing {', '.join(missing)} "
-            "(expected {id, title, text} or {doc_id, question, answer})"
+            "(expected {id, title, text}, {doc_id, title, content} or {doc_id, question, answer})"
         )
-    return SourceDocument(str(item["id"]), str(item.get("title") or ""), str(item["text"]), "jsonl")
+    return SourceDocument(str(identifier), str(item.get("title") or ""), str(text), "jsonl")
 
 
 def _jsonl(_path: Path, _source: str, text: str) -> list[SourceDocument]:

@@ -2,25 +2,43 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import orjson
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import StructuredTool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from tools.errors import tool_error_handler, validation_error_handler
-from tools.inputs import QueryText, SourceName
+from tools.inputs import SourceName, clean_text, not_blank
 from tools.knowledge_base.search import KnowledgeBase, SearchResult
 from tools.runtime import acting_as_if_known, precomputed_embedding
 
 TOOL_NAME = "search_knowledge_base"
 DESCRIPTION = (
-    "Search the support knowledge base (help articles, FAQs, policies) for passages that "
-    "answer a customer's question. Returns the best-matching passages with their source, "
-    "title and a relevance score between -1 and 1 (higher is better); cite the source. "
+    "Search the support knowledge base (help articles, FAQs, policies) for the documents "
+    "that answer a customer's question. Pass the question in the customer's own words, "
+    "with its details; a long message is fine. Returns one entry per document with its "
+    "source, title, a relevance score between -1 and 1 (higher is better) and the passages "
+    "that matched (and whether they matched by meaning or by keyword); cite the source. "
     "If nothing relevant comes back, rephrase the query once before telling the customer."
 )
+MAX_QUERY_CHARS = 8000
+"""The schema's bound; the service enforces its configured ``max_query_chars`` too."""
+
+SearchQuery = Annotated[
+    str,
+    BeforeValidator(clean_text),
+    StringConstraints(max_length=MAX_QUERY_CHARS),
+    AfterValidator(not_blank),
+]
 
 
 class SearchFilters(BaseModel):
@@ -38,10 +56,11 @@ class SearchFilters(BaseModel):
 class SearchKnowledgeBaseInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    query: QueryText = Field(
+    query: SearchQuery = Field(
         description=(
             "What to look for, in plain words: the customer's problem or question "
-            "(e.g. 'how do I reset my password'). At most 2,000 characters."
+            "(e.g. 'how do I reset my password'), or their whole message. "
+            "At most 8,000 characters."
         )
     )
     k: int | None = Field(
@@ -62,8 +81,10 @@ def _payload(results: list[SearchResult]) -> str:
                 {
                     "source": r.source,
                     "title": r.title,
-                    "chunk": r.chunk,
                     "score": r.score,
+                    "passages": [
+                        {"text": p.text, "matched_by": list(p.matched_by)} for p in r.passages
+                    ],
                 }
                 for r in results
             ]
