@@ -47,6 +47,24 @@ TICKET_ONLY = (
     "I've passed your conversation to our support team (ticket {ticket_id}, {priority} "
     "priority). A person will reply by {due}."
 )
+ORDER_NOT_FOUND = (
+    "I could not find order {order_id} on your account. Please check the number (it starts "
+    "with #W and is in your confirmation email)."
+)
+SEE_ARTICLE = (
+    'The full answer is in our help article "{title}" [{n}]; it is too long to quote here '
+    "without leaving something out."
+)
+DONT_KNOW = (
+    "I'm sorry, I don't know the answer to that and I could not find it in our "
+    "help centre. I can connect you with a person if you'd like."
+)
+KB_UNREACHABLE = (
+    "I cannot reach our help centre right now, so I cannot look this up. "
+    "Please try again in a few minutes, or ask me to connect you with a person."
+)
+SMALL_TALK_HELLO = "Hello! How can I help you today?"
+SMALL_TALK_THANKS = "You're welcome! Is there anything else I can help you with?"
 MODEL_FAILED = (
     "I'm sorry, I couldn't finish my answer because our assistant service is unavailable "
     "right now. Please try again in a few minutes."

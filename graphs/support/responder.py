@@ -1,12 +1,20 @@
-"""The deterministic offline responder: answers without a chat model.
+"""The deterministic offline responder: answers without a chat model, and is never wrong.
 
-It is extractive on purpose: every sentence it says about the shop comes verbatim from a
-knowledge-base passage, and it names the article. From the best passage (and a second
-one when it is nearly as relevant and from another article) it keeps the sentences that
-share the most words with the question, in their original order. Order facts come from the
-CRM record, and what the customer told us before comes from recalled memories. When no
-passage clears the relevance threshold it says it does not know and offers a person,
-rather than guessing.
+It is extractive on purpose: everything it says about the shop is copied from a
+knowledge-base article, and it names the article. Being short is allowed; being wrong is
+not, so:
+- a passage is used only when it is relevant twice over: its score clears the threshold
+  *and* it shares a content word with the question (an article close in embedding space
+  but about something else, such as opening hours for "when will the replacement arrive",
+  is left out). A passage below the threshold is still used when a question word is in its
+  title ("Can I return the boots?" and "Return policy");
+- an article is quoted whole when it is short enough, otherwise its most relevant blocks
+  whole (a list stays with its introduction and every item): never one item of a list of
+  five. When even the best block is too long, the answer says which article to read;
+- recalled memories are mentioned only when they share a word with the question;
+- an order that cannot be found is said plainly, and nothing about it is "noted";
+- a greeting or a thank-you gets a greeting back and counts as answered.
+When no passage is relevant it says it does not know and offers a person.
 """
 
 from __future__ import annotations
@@ -16,9 +24,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from graphs.support import prompts
+from tools.escalation import is_small_talk
+
 _WORD = re.compile(r"[a-z0-9$#]+(?:'[a-z]+)?")
-_SENTENCE = re.compile(r"(?<=[.!?:])\s+(?=[A-Z*])|\n+")
-_MARKDOWN = re.compile(r"^\s*(#+\s*|[-*]\s+|\d+\.\s+)|\*\*|__|`")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+_EMPHASIS = re.compile(r"\*\*|__|`")
+_THANKS = re.compile(r"\b(?:thanks|thank|thx|ty|cheers|bye|goodbye|great|perfect|ok|okay)\b")
 _STOPWORDS = frozenset(
     [
         "a",
@@ -96,9 +108,13 @@ _STOPWORDS = frozenset(
         "also",
     ]
 )
-_SENTENCES_PER_PASSAGE = 3
 _SECOND_PASSAGE_MARGIN = 0.05
 _ORDER_MARGIN = 0.2
+_TITLE_MATCH_FLOOR = 0.5
+"""A passage under the threshold is still used when a question word is in its title and
+its score is at least this share of the threshold (the unworn-boots return scored 0.21)."""
+MAX_SECTION_CHARS = 1200
+"""Longest text quoted from one article; longer articles are quoted by whole blocks."""
 
 
 @dataclass(frozen=True)
@@ -117,27 +133,44 @@ def _terms(text: str) -> set[str]:
     return {_stem(word) for word in _WORD.findall(text.lower()) if word not in _STOPWORDS}
 
 
-def _clean(sentence: str) -> str:
-    return _MARKDOWN.sub("", sentence).strip()
+def blocks(passage: str) -> list[str]:
+    """The article's paragraphs, markdown headings dropped and emphasis removed, with a list
+    kept in one block together with the paragraph that introduces it."""
+    result: list[str] = []
+    for raw in re.split(r"\n\s*\n", passage):
+        lines = [line.rstrip() for line in raw.strip().splitlines() if line.strip()]
+        lines = [_EMPHASIS.sub("", line) for line in lines if not line.lstrip().startswith("#")]
+        if not lines:
+            continue
+        text = "\n".join(lines)
+        is_list = all(_LIST_ITEM.match(line) for line in lines)
+        if is_list and result and (result[-1].endswith(":") or _LIST_ITEM.search(result[-1])):
+            result[-1] = f"{result[-1]}\n{text}"
+        else:
+            result.append(text)
+    return result
 
 
-def best_sentences(question: str, passage: str, limit: int = _SENTENCES_PER_PASSAGE) -> list[str]:
-    """The ``limit`` sentences of ``passage`` sharing most words with ``question``, in order.
-
-    Markdown headings are left out: the article title is cited separately.
-    """
-    parts = [part for part in _SENTENCE.split(passage) if not part.lstrip().startswith("#")]
-    sentences = [_clean(part) for part in parts]
-    sentences = [s for s in sentences if len(s) > 3 and not s.endswith("?")]
-    if not sentences:
-        return []
+def section(question: str, passage: str, limit: int = MAX_SECTION_CHARS) -> str | None:
+    """What to quote from ``passage``: all of it when it fits in ``limit``, else the blocks
+    sharing most words with the question, whole and in order; None when even the best block
+    does not fit (the caller then points to the article)."""
+    parts = blocks(passage)
+    whole = "\n\n".join(parts)
+    if len(whole) <= limit:
+        return whole or None
     wanted = _terms(question)
-    ranked = sorted(
-        range(len(sentences)),
-        key=lambda i: (-len(wanted & _terms(sentences[i])), i),
-    )
-    keep = sorted(ranked[:limit])
-    return [sentences[i] for i in keep]
+    ranked = sorted(range(len(parts)), key=lambda i: (-len(wanted & _terms(parts[i])), i))
+    keep: list[int] = []
+    size = 0
+    for index in ranked:
+        if size + len(parts[index]) > limit or not wanted & _terms(parts[index]):
+            continue
+        keep.append(index)
+        size += len(parts[index]) + 2
+    if not keep:
+        return None
+    return "\n\n".join(parts[i] for i in sorted(keep))
 
 
 def _describe_order(order: Mapping[str, Any]) -> str:
@@ -154,23 +187,49 @@ def _describe_order(order: Mapping[str, Any]) -> str:
     return line
 
 
+def _score(passage: Mapping[str, Any]) -> float:
+    return float(passage.get("score", 0.0))
+
+
+def relevant(question: str, passage: Mapping[str, Any], min_score: float) -> bool:
+    """Close enough by score and about the same thing by words (see the module docstring)."""
+    wanted = _terms(question)
+    if not wanted & _terms(str(passage.get("content", ""))):
+        return False
+    if _score(passage) >= min_score:
+        return True
+    in_title = wanted & _terms(str(passage.get("title") or ""))
+    return bool(in_title) and _score(passage) >= min_score * _TITLE_MATCH_FLOOR
+
+
 def _pick_passages(
-    passages: Sequence[Mapping[str, Any]], min_score: float
+    question: str, passages: Sequence[Mapping[str, Any]], min_score: float
 ) -> list[Mapping[str, Any]]:
-    relevant = [p for p in passages if float(p.get("score", 0.0)) >= min_score]
-    if not relevant:
+    candidates = [p for p in passages if relevant(question, p, min_score)]
+    if not candidates:
         return []
-    best = max(relevant, key=lambda p: float(p.get("score", 0.0)))
+    best = max(candidates, key=_score)
     chosen = [best]
-    for passage in relevant:
+    for passage in candidates:
         if (
             passage.get("source") != best.get("source")
-            and float(best.get("score", 0.0)) - float(passage.get("score", 0.0))
-            <= _SECOND_PASSAGE_MARGIN
+            and _score(best) - _score(passage) <= _SECOND_PASSAGE_MARGIN
         ):
             chosen.append(passage)
             break
     return chosen
+
+
+def relevant_memories(
+    question: str, memories: Sequence[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
+    """The memories that share a content word with the question."""
+    wanted = _terms(question)
+    return [m for m in memories if wanted & _terms(str(m.get("content", "")))]
+
+
+def _bare_id(value: str) -> str:
+    return value.upper().lstrip("#")
 
 
 def compose_answer(
@@ -186,51 +245,54 @@ def compose_answer(
 ) -> Answer:
     """Build the reply for one turn from what recall and retrieve found.
 
-    With an order found, the order record is the answer and an article is added only when
-    it clears the threshold by a margin: "where is my order" is close to many articles.
+    When the message names an order, the order record (or its absence) is the answer and an
+    article is added only when it clears the threshold by a margin: "where is my order" is
+    close to many articles.
     ``stated`` are the facts the customer just told us; a message of statements only is
-    acknowledged rather than answered with "I don't know".
+    acknowledged rather than answered with "I don't know" (never a missing order number).
+    ``memories`` are all that recall found; only those that bear on the question are used.
     """
+    if is_small_talk(question) and order is None and not order_missing:
+        closing = _THANKS.search(question.casefold()) is not None
+        return Answer(prompts.SMALL_TALK_THANKS if closing else prompts.SMALL_TALK_HELLO)
     parts: list[str] = []
     sources: list[dict[str, Any]] = []
     if order is not None:
         parts.append(_describe_order(order))
     elif order_missing:
+        parts.append(prompts.ORDER_NOT_FOUND.format(order_id=order_missing))
+    about_order = order is not None or bool(order_missing)
+    threshold = min_score + (_ORDER_MARGIN if about_order else 0.0)
+    for passage in _pick_passages(question, passages, threshold):
+        number = len(sources) + 1
+        title = passage.get("title") or passage.get("source")
+        quoted = section(question, str(passage.get("content", "")))
         parts.append(
-            f"I could not find order {order_missing} on your account; please check the number."
+            f"{quoted} [{number}]" if quoted else prompts.SEE_ARTICLE.format(title=title, n=number)
         )
-    chosen = _pick_passages(passages, min_score + (_ORDER_MARGIN if order is not None else 0.0))
-    for number, passage in enumerate(chosen, start=1):
-        sentences = best_sentences(question, str(passage.get("content", "")))
-        if sentences:
-            parts.append(" ".join(sentences) + f" [{number}]")
-            sources.append(
-                {
-                    "n": number,
-                    "title": passage.get("title") or passage.get("source"),
-                    "source": passage.get("source"),
-                    "score": round(float(passage.get("score", 0.0)), 3),
-                }
-            )
-    if memories:
-        noted = "; ".join(str(m.get("content", "")).rstrip(".") for m in memories)
+        sources.append(
+            {
+                "n": number,
+                "title": title,
+                "source": passage.get("source"),
+                "score": round(_score(passage), 3),
+            }
+        )
+    bearing = relevant_memories(question, memories)
+    if bearing:
+        noted = "; ".join(str(m.get("content", "")).rstrip(".") for m in bearing)
         parts.append(f"From our earlier conversations I have noted: {noted}.")
-    answered = bool(sources) or order is not None
+    answered = bool(sources) or order is not None or bool(order_missing)
+    if order_missing:
+        stated = [f for f in stated if _bare_id(order_missing) not in _bare_id(f)]
     if not answered and stated:
         noted = "; ".join(fact.rstrip(".") for fact in stated)
         parts.append(f"Thank you, I have noted that ({noted}).")
         answered = True
     elif not answered:
-        if "knowledge_base" in unavailable:
-            parts.append(
-                "I cannot reach our help centre right now, so I cannot look this up. "
-                "Please try again in a few minutes, or ask me to connect you with a person."
-            )
-        else:
-            parts.append(
-                "I'm sorry, I don't know the answer to that and I could not find it in our "
-                "help centre. I can connect you with a person if you'd like."
-            )
+        parts.append(
+            prompts.KB_UNREACHABLE if "knowledge_base" in unavailable else prompts.DONT_KNOW
+        )
     if sources:
         listed = "; ".join(f"[{s['n']}] {s['title']} ({s['source']})" for s in sources)
         parts.append(f"Sources: {listed}")

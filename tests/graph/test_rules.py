@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from graphs.support.facts import extract_facts, forget_request
-from graphs.support.responder import best_sentences, compose_answer
+from graphs.support.responder import blocks, compose_answer, section
 from graphs.support.safety import injection_markers, sanitize
 
 KB = Path(__file__).resolve().parents[2] / "graphs" / "demo_data" / "kb"
@@ -109,39 +109,40 @@ def test_answer_is_honest_when_the_knowledge_base_is_down() -> None:
     assert "try again in a few minutes" in answer.text
 
 
-def test_order_and_memories_are_part_of_the_answer() -> None:
+def test_order_and_relevant_memories_are_part_of_the_answer() -> None:
     order = {
         "order_id": "#W1000101",
         "status": "processed",
         "items": [{"name": "Hiking Boots"}, {"name": "Water Bottle"}],
         "shipments": [{"tracking_ids": ["512204471830"]}],
     }
-    answer = compose_answer(
-        "where is my order #W1000101",
-        [],
-        order=order,
-        memories=[{"content": "Preference: Please only contact me by email."}],
-    )
+    memories = [
+        {"content": "Preference: Please only contact me by email."},
+        {"content": "Reported issue: the order #W1000101 was left at the wrong door."},
+    ]
+    answer = compose_answer("where is my order #W1000101", [], order=order, memories=memories)
     assert answer.answered
     assert "#W1000101 is **processed** (Hiking Boots, Water Bottle)" in answer.text
     assert "512204471830" in answer.text
-    assert "only contact me by email" in answer.text
+    assert "left at the wrong door" in answer.text
+    assert "only contact me by email" not in answer.text
 
 
-def test_best_sentences_keep_original_order() -> None:
-    text = "Alpha beta. Refunds take five days. Gamma delta. Cards are refunded too."
-    assert best_sentences("refund card", text, limit=2) == [
-        "Refunds take five days.",
-        "Cards are refunded too.",
-    ]
+def test_a_list_stays_with_its_introduction_and_every_item() -> None:
+    text = (KB / "non-returnable-items.md").read_text(encoding="utf-8")
+    parts = blocks(text)
+    assert parts[0].startswith("For hygiene and safety reasons")
+    assert parts[0].count("\n- ") == 5
+    assert parts[1] == "Everything else follows the standard 30-day return policy."
 
 
-def test_headings_are_not_quoted_as_sentences() -> None:
-    text = "# International shipping\n\nWe ship to Canada. International orders cost $29.95."
-    assert best_sentences("ship to canada cost", text) == [
-        "We ship to Canada.",
-        "International orders cost $29.95.",
-    ]
+def test_a_long_article_is_quoted_by_whole_blocks_or_not_at_all() -> None:
+    intro = "Shipping to Canada costs $29.95 and takes 5 days."
+    listing = "We ship these items abroad:\n" + "\n".join(f"- item {i}" for i in range(60))
+    text = f"# International shipping\n\n{intro}\n\n{listing}\n\nCustoms are extra."
+    assert section("shipping canada cost", text, limit=200) == intro
+    assert section("which items abroad", text, limit=200) is None
+    assert section("anything", "# T\n\nShort.", limit=200) == "Short."
 
 
 def test_facts_the_customer_asks_us_to_note_and_attribute_corrections() -> None:

@@ -7,6 +7,7 @@ from tools.escalation.detector import (
     detect_escalation,
     detector_for,
 )
+from tools.escalation.phrasing import is_small_talk
 from tools.escalation.service import (
     TICKET_REASONS,
     EscalationRequest,
@@ -33,5 +34,6 @@ __all__ = [
     "detect_escalation",
     "detector_for",
     "handoff_packet",
+    "is_small_talk",
     "sign",
 ]
