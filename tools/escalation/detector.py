@@ -23,7 +23,13 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from tools.config import EscalationConfig, Priority
-from tools.escalation.phrasing import find_request, fold_typos, is_small_talk, without_quotes
+from tools.escalation.phrasing import (
+    REQUEST,
+    find_request,
+    fold_typos,
+    is_small_talk,
+    without_quotes,
+)
 
 SignalKind = Literal[
     "human_request",
@@ -63,6 +69,9 @@ class Signal:
     reason: str
     matched: str | None = None
     priority: Priority = "normal"
+    borderline: bool = False
+    """Matched only after typo folding, as a bare noun ("agent?") or as swearing: a chat
+    model, when configured, may overrule it (``confirm.aconfirm_signals``)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -148,9 +157,10 @@ class EscalationDetector:
         dependencies the caller already found open.
         """
         text = normalise(message)
-        own = fold_typos(normalise(without_quotes(message)))
+        unfolded = normalise(without_quotes(message))
+        own = fold_typos(unfolded)
         signals: list[Signal] = []
-        human = self._human_request(own)
+        human = self._human_request(own, unfolded)
         if human is not None:
             signals.append(human)
         for kind, pattern, what in self._lists:
@@ -176,6 +186,7 @@ class EscalationDetector:
                     f"the customer is swearing in a complaint ({swearing.group(0)!r})",
                     swearing.group(0),
                     _PRIORITY["abuse"],
+                    borderline=True,
                 )
             )
         limit = self.config.repeated_failure_threshold if failure_limit is None else failure_limit
@@ -190,19 +201,27 @@ class EscalationDetector:
         order = list(_PRIORITY)
         return sorted(signals, key=lambda s: order.index(s.kind))
 
-    def _human_request(self, text: str) -> Signal | None:
-        """The customer's own request for a person: the grammar, then configured phrases."""
-        candidates = [find_request(text)]
+    def _human_request(self, text: str, unfolded: str) -> Signal | None:
+        """The customer's own request for a person: the grammar, then configured phrases.
+
+        ``text`` has typos folded, ``unfolded`` not: a request found only in ``text``, or a
+        message that is a bare person noun, is marked borderline.
+        """
+        candidates = [(find_request(text), True)]
         if self._human is not None:
-            candidates.extend(self._human.finditer(text))
-        for found in candidates:
-            if found is not None and not _negated(text, found.start()):
-                return Signal(
-                    "human_request",
-                    f"the customer asked for a human ({found.group(0).strip()!r})",
-                    found.group(0).strip(),
-                    _PRIORITY["human_request"],
-                )
+            candidates.extend((found, False) for found in self._human.finditer(text))
+        for found, grammar in candidates:
+            if found is None or _negated(text, found.start()):
+                continue
+            as_written = find_request(unfolded) if grammar else found
+            borderline = as_written is None or as_written.re is not REQUEST
+            return Signal(
+                "human_request",
+                f"the customer asked for a human ({found.group(0).strip()!r})",
+                found.group(0).strip(),
+                _PRIORITY["human_request"],
+                borderline=borderline,
+            )
         return None
 
     def _repeated_failure(
