@@ -41,8 +41,8 @@ logger = logging.getLogger(__name__)
 DEPENDENCY = "knowledge_base"
 PASSAGES_PER_DOCUMENT = 3
 CHUNKS_PER_RESULT = 4
-"""Chunks fetched per requested document when searching by vector alone, so that ``k``
-documents remain after the chunks of one document are collapsed."""
+"""Chunks fetched per requested document when searching by vector alone; when one long
+document fills them all, the search is repeated with four times as many (``_enough``)."""
 SUBQUERY_DEPTH = 50
 LEXICAL_DEPTH = 100
 
@@ -197,6 +197,11 @@ class KnowledgeBase:
     def _by_vector(self, found: Sequence[ScoredChunk], k: int) -> list[SearchResult]:
         return [_result(chunks) for chunks in _documents(_dense_candidates(found), k)]
 
+    @staticmethod
+    def _enough(found: Sequence[ScoredChunk], asked: int, k: int) -> bool:
+        """k documents among the chunks found, or every chunk there is was found."""
+        return len(found) < asked or len({c.metadata.get("source") for c in found}) >= k
+
     def _hybrid(self, query: str, k: int, where: Mapping[str, Any] | None) -> list[SearchResult]:
         """Sub-queries by vector, fused; then fused with BM25 over the whole query."""
         parts = windows(query)
@@ -250,7 +255,12 @@ class KnowledgeBase:
             vector = (
                 self.embeddings.embed_query(query) if query_embedding is None else query_embedding
             )
-            return self._by_vector(self.store.search(vector, k * CHUNKS_PER_RESULT, where), k)
+            asked = k * CHUNKS_PER_RESULT
+            found = self.store.search(vector, asked, where)
+            while not self._enough(found, asked, k):
+                asked *= CHUNKS_PER_RESULT
+                found = self.store.search(vector, asked, where)
+            return self._by_vector(found, k)
         except ToolError:
             raise
         except Exception as exc:
@@ -275,9 +285,11 @@ class KnowledgeBase:
                 if query_embedding is None
                 else query_embedding
             )
-            found = await self._run_blocking(
-                self.store.search, vector, k * CHUNKS_PER_RESULT, where
-            )
+            asked = k * CHUNKS_PER_RESULT
+            found = await self._run_blocking(self.store.search, vector, asked, where)
+            while not self._enough(found, asked, k):
+                asked *= CHUNKS_PER_RESULT
+                found = await self._run_blocking(self.store.search, vector, asked, where)
             return self._by_vector(found, k)
         except ToolError:
             raise
