@@ -123,12 +123,15 @@ class Ingestor:
         self.embeddings = embeddings
         self.config = config
         self.cache = cache
+        markdown = RecursiveCharacterTextSplitter.from_language(
+            Language.MARKDOWN, chunk_size=config.chunk_size, chunk_overlap=config.chunk_overlap
+        )
+        # JSONL records are usually Markdown too (exported help-centre articles): cutting
+        # them at headings first raised tau2 banking document Recall@5 from 0.384 to 0.401;
+        # on plain text the Markdown splitter falls back to paragraphs, lines and words.
         self._splitters = {
-            "markdown": RecursiveCharacterTextSplitter.from_language(
-                Language.MARKDOWN,
-                chunk_size=config.chunk_size,
-                chunk_overlap=config.chunk_overlap,
-            ),
+            "markdown": markdown,
+            "jsonl": markdown,
             "default": RecursiveCharacterTextSplitter(
                 chunk_size=config.chunk_size, chunk_overlap=config.chunk_overlap
             ),
