@@ -122,3 +122,12 @@ def test_a_query_over_the_limit_is_a_structured_error(
     assert error["code"] == "invalid_input"
     assert error["retryable"] is False
     assert "8000" in error["message"] or "8,000" in error["message"]
+
+
+def test_filters_hold_for_long_queries_on_both_retrievers(
+    tmp_path: Path, make_kb: Callable[..., KB], local_embeddings: Embeddings
+) -> None:
+    kb = make_kb(local_embeddings, cache=False)
+    assert kb.ingestor.ingest([_docs(tmp_path)]).ok
+    results = kb.knowledge_base.search(SCENARIO, k=4, filters={"source": "cards.md"})
+    assert [r.source for r in results] == ["cards.md"]
