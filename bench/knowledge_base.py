@@ -288,7 +288,7 @@ def _print_latency(console: Console, title: str, rows: dict[str, list[float]]) -
     medians = {name: statistics.median(samples) for name, samples in rows.items()}
     for name, samples in rows.items():
         base = BASELINES.get(name)
-        ratio = f"{medians[name] / medians[base]:.2f}x" if base else ""
+        ratio = f"{medians[name] / medians[base]:.3g}x" if base else ""
         table.add_row(name, f"{medians[name]:,.0f}", f"{_p99(samples):,.0f}", ratio, base or "")
     console.print(table)
 
