@@ -100,7 +100,7 @@ def _result(chunks: Sequence[_Candidate]) -> SearchResult:
         source=shown[0].source,
         title=str(shown[0].metadata.get("title", "")),
         chunk=passages[0].text,
-        score=round(max(c.score or -1.0 for c in chunks), 4),
+        score=round(max(-1.0 if c.score is None else c.score for c in chunks), 4),
         chunk_index=passages[0].chunk_index,
         passages=passages,
     )
@@ -213,7 +213,7 @@ class KnowledgeBase:
             per_window.append([c.id for c in found])
             for chunk in found:
                 known = candidates.setdefault(chunk.id, _dense_candidates([chunk])[0])
-                known.score = max(known.score or -1.0, chunk.score)
+                known.score = chunk.score if known.score is None else max(known.score, chunk.score)
         lexical = self.lexical.search(query, LEXICAL_DEPTH, where)
         for hit in lexical:
             known = candidates.setdefault(hit.id, _Candidate(hit.id, hit.metadata))
