@@ -119,9 +119,14 @@ MAX_SECTION_CHARS = 1200
 
 @dataclass(frozen=True)
 class Answer:
+    """``answered``: the customer got an answer (or a plain "not found"); ``small_talk``: the
+    message was a greeting or a thank-you, which is neither a success nor a failure, so a
+    count of unanswered questions should leave it out."""
+
     text: str
     sources: list[dict[str, Any]] = field(default_factory=list)
     answered: bool = True
+    small_talk: bool = False
 
 
 def _stem(word: str) -> str:
@@ -254,7 +259,8 @@ def compose_answer(
     """
     if is_small_talk(question) and order is None and not order_missing:
         closing = _THANKS.search(question.casefold()) is not None
-        return Answer(prompts.SMALL_TALK_THANKS if closing else prompts.SMALL_TALK_HELLO)
+        reply = prompts.SMALL_TALK_THANKS if closing else prompts.SMALL_TALK_HELLO
+        return Answer(reply, small_talk=True)
     parts: list[str] = []
     sources: list[dict[str, Any]] = []
     if order is not None:

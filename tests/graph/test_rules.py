@@ -175,3 +175,12 @@ def test_a_forget_request_is_recognised_and_stores_nothing() -> None:
     delivery = forget_request("Can you delete the delivery note you stored?")
     assert delivery is not None
     assert delivery.slot_prefixes == ("delivery_instructions",)
+
+
+def test_small_talk_is_answered_and_marked_as_such() -> None:
+    hello = compose_answer("hi there", [_passage("contact-support.md", 0.5)])
+    assert hello.answered
+    assert hello.small_talk
+    assert hello.sources == []
+    question = compose_answer("hi, what are your opening hours?", [])
+    assert not question.small_talk
