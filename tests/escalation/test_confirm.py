@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
@@ -9,8 +11,8 @@ from tools.escalation import detect_escalation
 from tools.escalation.confirm import aconfirm_signals
 
 
-def _model(*replies: str) -> GenericFakeChatModel:
-    return GenericFakeChatModel(messages=iter([AIMessage(r) for r in replies]))
+def _model(*replies: str) -> Any:
+    return GenericFakeChatModel(messages=iter([AIMessage(r) for r in replies])).ainvoke
 
 
 async def test_the_model_can_drop_a_borderline_request() -> None:

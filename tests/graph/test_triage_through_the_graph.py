@@ -6,7 +6,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+from langgraph.checkpoint.memory import InMemorySaver
+
 from agent.services import Services
+from graphs.support import build_graph
 
 from .conftest import count_rows, turn
 
@@ -48,3 +53,27 @@ async def test_transfer_money_and_travel_agents_are_answered_by_the_bot(
         state = await turn(graph, message, user=user)
         assert state["intent"] != "escalate", message
         assert state["signals"] == [], message
+
+
+def _with_model(services: Services, *replies: str) -> Any:
+    model = GenericFakeChatModel(messages=iter([AIMessage(r) for r in replies]))
+    return build_graph(services=services, checkpointer=InMemorySaver(), chat_model=model)
+
+
+async def test_a_configured_model_may_overrule_a_borderline_request(
+    services: Services, user: str
+) -> None:
+    graph = _with_model(services, "no", "Sure, our managers' opening hours are on the site.")
+    state = await turn(graph, "speek to a manger", user=user)
+    assert state["intent"] != "escalate"
+    assert state["signals"] == []
+    assert state["messages"][-1].text.startswith("Sure")
+
+
+async def test_a_configured_model_that_agrees_leaves_the_escalation(
+    services: Services, user: str
+) -> None:
+    graph = _with_model(services, "yes")
+    state = await turn(graph, "speek to a manger", user=user)
+    assert state["intent"] == "escalate"
+    assert [s["kind"] for s in state["signals"]] == ["human_request"]

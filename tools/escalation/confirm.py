@@ -11,10 +11,9 @@ who asked for a person.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from tools.escalation.detector import Signal
 
@@ -40,10 +39,12 @@ def _verdict(text: str) -> bool | None:
     return {"yes": True, "no": False}.get(first)
 
 
-async def aconfirm_signals(
-    model: BaseChatModel, message: str, signals: Sequence[Signal]
-) -> list[Signal]:
-    """``signals`` without the borderline ones the model says no to."""
+Ask = Callable[[list[BaseMessage]], Awaitable[BaseMessage]]
+
+
+async def aconfirm_signals(ask: Ask, message: str, signals: Sequence[Signal]) -> list[Signal]:
+    """``signals`` without the borderline ones the model says no to; ``ask`` sends messages
+    to the chat model (``model.ainvoke``, or that call through the resilience guard)."""
     kept: list[Signal] = []
     for signal in signals:
         question = QUESTIONS.get(signal.kind)
@@ -51,7 +52,7 @@ async def aconfirm_signals(
             kept.append(signal)
             continue
         try:
-            reply = await model.ainvoke(
+            reply = await ask(
                 [
                     SystemMessage(SYSTEM),
                     HumanMessage(f"<message>\n{message}\n</message>\n\n{question}"),

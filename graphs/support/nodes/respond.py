@@ -49,10 +49,9 @@ async def respond(state: State, runtime: Runtime[Context], *, deps: Dependencies
         min_score=knobs.min_kb_score,
     )
     offline = AIMessage(answer.text if answer.answered else prompts.MODEL_FAILED, name="assistant")
-    resolved = {
-        "sources": answer.sources,
-        "unresolved_turns": 0 if answer.answered else unresolved + 1,
-    }
+    # a greeting or a thank-you is neither an answered nor an unanswered question
+    still = unresolved if answer.small_talk else (0 if answer.answered else unresolved + 1)
+    resolved = {"sources": answer.sources, "unresolved_turns": still}
     name = deps.model_name(knobs.model)
     if name is None:
         return {**resolved, "messages": [AIMessage(answer.text, name="assistant")]}

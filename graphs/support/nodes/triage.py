@@ -5,6 +5,8 @@ Escalation signals come from ``tools.escalation.detector``. An open breaker on t
 dependency the turn needs (the knowledge base, or the CRM for an order) makes the turn
 "unavailable". The chat model is not such a dependency: without it the offline responder
 answers, so an outage of the model never sends conversations to a human by itself.
+When a chat model is configured it may overrule a borderline signal (a typo-folded request,
+a bare "agent", swearing); without one, or when it fails, the detector decides.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from graphs.support.context import Context, settings_of
+from graphs.support.context import Context, caller, settings_of
 from graphs.support.dependencies import Dependencies
 from graphs.support.facts import ORDER_ID, forget_request
 from graphs.support.state import State
+from tools.escalation.confirm import aconfirm_signals
 from tools.escalation.detector import detector_for
 
 
@@ -33,6 +36,14 @@ async def triage(state: State, runtime: Runtime[Context], *, deps: Dependencies)
         breaker_states=states,
         failed_turns=state.get("unresolved_turns", 0),
     )
+    name = deps.model_name(settings_of(runtime).model)
+    if name is not None and any(signal.borderline for signal in signals):
+        model, who = deps.model(name), caller(runtime, services.settings.tenant_id)
+
+        async def ask(messages: list[Any]) -> Any:
+            return await deps.call(who, "llm", model.ainvoke, messages)
+
+        signals = await aconfirm_signals(ask, query, signals)
     unavailable = [dep for dep, breaker in states.items() if breaker == "open"]
     if signals and settings_of(runtime).escalation_policy != "never":
         intent = "escalate"
