@@ -203,10 +203,11 @@ class KnowledgeBase:
         """k documents among the chunks found, or every chunk there is was found."""
         return len(found) < asked or len({c.metadata.get("source") for c in found}) >= k
 
-    def _hybrid(self, query: str, k: int, where: Mapping[str, Any] | None) -> list[SearchResult]:
-        """Sub-queries by vector, fused; then fused with BM25 over the whole query."""
-        parts = windows(query)
-        vectors = np.asarray(self.embeddings.embed_documents(parts), dtype=np.float32)
+    def _hybrid(
+        self, query: str, vectors: np.ndarray, k: int, where: Mapping[str, Any] | None
+    ) -> list[SearchResult]:
+        """Sub-queries (``vectors``, one per ``windows(query)``) by vector, fused; then fused
+        with BM25 over the whole query. Blocking: Chroma and the BM25 index."""
         candidates: dict[str, _Candidate] = {}
         per_window = []
         for found in self.store.search_many(vectors.tolist(), SUBQUERY_DEPTH, where):
@@ -251,8 +252,10 @@ class KnowledgeBase:
         query_embedding: Sequence[float] | None,
     ) -> list[SearchResult]:
         try:
-            if len(windows(query)) > 1:
-                return self._hybrid(query, k, where)
+            parts = windows(query)
+            if len(parts) > 1:
+                vectors = np.asarray(self.embeddings.embed_documents(parts), dtype=np.float32)
+                return self._hybrid(query, vectors, k, where)
             vector = (
                 self.embeddings.embed_query(query) if query_embedding is None else query_embedding
             )
@@ -279,8 +282,11 @@ class KnowledgeBase:
         query_embedding: Sequence[float] | None,
     ) -> list[SearchResult]:
         try:
-            if len(windows(query)) > 1:
-                return await asyncio.to_thread(self._hybrid, query, k, where)
+            parts = windows(query)
+            if len(parts) > 1:
+                embedded = await self.embeddings.aembed_documents(parts)
+                vectors = np.asarray(embedded, dtype=np.float32)
+                return await self._run_blocking(self._hybrid, query, vectors, k, where)
             vector = (
                 await self.embeddings.aembed_query(query)
                 if query_embedding is None
