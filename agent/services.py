@@ -29,6 +29,7 @@ from storage.engine import Database
 from storage.memory import MemoryStore
 from storage.migrate import ensure_schema
 from storage.redis import RedisHandle
+from storage.sealing import Keyring
 from storage.tickets.store import TicketStore
 from tools.crm.backend import CRMBackend
 from tools.crm.factory import build_crm_backend
@@ -56,6 +57,7 @@ class Services:
     crm: CRMBackend
     crm_service: CRMService
     tickets: TicketStore
+    keyring: Keyring
     access_log: AccessLog
     escalation: EscalationService
     registry: ToolRegistry
@@ -90,6 +92,7 @@ class Services:
             opened.append(kb.close)
             crm = build_crm_backend(settings.crm, database)
             opened.append(crm.close)
+            keyring = Keyring(settings.encryption.keys)
             tickets = TicketStore(database)
             webhook = (
                 TicketWebhook(settings.escalation, resilience)
@@ -98,7 +101,7 @@ class Services:
             )
             if webhook is not None:
                 opened.append(webhook.close)
-            memory = MemoryStore(database, embeddings, settings.memory)
+            memory = MemoryStore(database, embeddings, settings.memory, keyring)
             access_log = AccessLog(database)
             escalation = EscalationService(tickets, settings.escalation, webhook)
             registry = ToolRegistry(
@@ -129,6 +132,7 @@ class Services:
                     crm, resilience, max_results=settings.crm.max_results, access_log=access_log
                 ),
                 tickets=tickets,
+                keyring=keyring,
                 access_log=access_log,
                 escalation=escalation,
                 registry=registry,

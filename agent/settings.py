@@ -28,6 +28,7 @@ from storage.config import (
     ChromaConfig,
     DatabaseConfig,
     EmbeddingConfig,
+    EncryptionConfig,
     MemoryConfig,
     RedisConfig,
 )
@@ -147,6 +148,7 @@ class Settings(BaseSettings):
     crm: CRMConfig = Field(default_factory=CRMConfig)
     escalation: EscalationConfig = Field(default_factory=EscalationConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    encryption: EncryptionConfig = Field(default_factory=EncryptionConfig)
     resilience: ResilienceConfig = Field(default_factory=ResilienceConfig)
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)
@@ -189,6 +191,11 @@ class Settings(BaseSettings):
             raise SettingsError(
                 "database.url: SQLite is not allowed with environment=production; "
                 "set SUPPORT_DATABASE__URL (or DATABASE_URL) to a PostgreSQL URL"
+            )
+        if self.environment == "production" and self.encryption.keys is None:
+            raise SettingsError(
+                "encryption.keys: required with environment=production (customer text is "
+                "encrypted at rest); set SUPPORT_ENCRYPTION__KEYS to env://NAME or file:///path"
             )
         return self
 

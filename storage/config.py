@@ -216,3 +216,16 @@ class MemoryConfig(BaseModel):
     )
     max_metadata_depth: int = Field(default=4, ge=1, le=32, description="Deepest metadata nesting.")
     max_recall_limit: int = Field(default=50, ge=1, le=1_000, description="Largest recall limit.")
+
+
+class EncryptionConfig(BaseModel):
+    """Encryption at rest of customer text (``storage.sealing``)."""
+
+    keys: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key-encryption keys (Fernet), comma-separated, newest first; required with "
+            "environment=production. Empty: stored in the clear (demo). Give as env://NAME or "
+            "file:///run/secrets/NAME; make one with `support-agent encryption new-key`."
+        ),
+    )

@@ -25,6 +25,7 @@ from storage.config import MemoryConfig
 from storage.memory import guards, slots, vector_codec
 from storage.memory.models import DedupTier
 from storage.memory_types import BY_NAME
+from storage.sealing import PLAIN, TenantKey
 
 TEXT_CANDIDATES = 8
 _FLIPS = {"negation", "direction"}
@@ -52,13 +53,14 @@ class Current:
     matrix: np.ndarray
 
     @classmethod
-    def read(cls, rows: list[Any], dimension: int) -> Current:
+    def read(cls, rows: list[Any], dimension: int, key: TenantKey = PLAIN) -> Current:
         ids, types, hashes, simhashes, slot_keys, blobs = (
             zip(*rows, strict=True) if rows else ((),) * 6
         )
         width = vector_codec.width(dimension)
         blank = bytes(width)
-        stored = [blob if blob is not None and len(blob) == width else blank for blob in blobs]
+        opened = (None if blob is None else key.open_sized(blob, width) for blob in blobs)
+        stored = [blob if blob is not None and len(blob) == width else blank for blob in opened]
         return cls(
             ids=list(ids),
             types=np.asarray(types, dtype=object),

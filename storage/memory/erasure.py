@@ -26,6 +26,7 @@ from storage.memory.queries import RECORD_COLUMNS, in_scope, live, owned_by, sco
 from storage.memory.scope import Scope
 from storage.memory.tables import audit as audit_table
 from storage.memory.tables import memories
+from storage.sealing import TenantKey
 
 _MEMORY_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -54,7 +55,7 @@ def forget_plan(*, scope: Scope, memory_id: str, now: float, backend: str) -> Pl
 
 
 def forget_matching_plan(
-    *, scope: Scope, matches: Callable[[str], bool], now: float, backend: str
+    *, scope: Scope, matches: Callable[[str], bool], now: float, backend: str, key: TenantKey
 ) -> Plan[list[MemoryRecord]]:
     """Forget every current memory whose text ``matches`` ("forget my phone number"): the
     caller decides what a request is about; the store finds and hides the memories."""
@@ -62,7 +63,8 @@ def forget_matching_plan(
     rows = yield Step(
         select(*RECORD_COLUMNS).where(in_scope(scope), live(now)).order_by(memories.c.created_at)
     )
-    chosen = [MemoryRecord.from_row(row) for row in rows if matches(row.content)]
+    records = (MemoryRecord.opened(row, key) for row in rows)
+    chosen = [record for record in records if record is not None and matches(record.content)]
     if not chosen:
         return []
     yield Step(
@@ -76,7 +78,11 @@ def forget_matching_plan(
     return chosen
 
 
-def export_plan(*, tenant_id: str, user_id: str, now: float) -> Plan[dict[str, Any]]:
+def export_plan(
+    *, tenant_id: str, user_id: str, now: float, key: TenantKey
+) -> Plan[dict[str, Any]]:
+    """The user's memories in plaintext (opened with the tenant's key) and audit entries;
+    memories sealed under a destroyed key are erased and left out."""
     rows = yield Step(
         select(*RECORD_COLUMNS, memories.c.deleted_at, memories.c.superseded_by)
         .where(owned_by(tenant_id, user_id))
@@ -89,7 +95,10 @@ def export_plan(*, tenant_id: str, user_id: str, now: float) -> Plan[dict[str, A
     )
     exported = []
     for row in rows:
-        record = MemoryRecord.from_row(row).to_dict()
+        opened = MemoryRecord.opened(row, key)
+        if opened is None:
+            continue
+        record = opened.to_dict()
         record["deleted_at"] = iso(row.deleted_at)
         record["superseded_by"] = row.superseded_by
         if row.deleted_at is not None:

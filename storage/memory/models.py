@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from sqlalchemy import Row
 
+from storage.sealing import PLAIN, TenantKey
+
 DedupTier = Literal["exact", "near", "semantic"]
 
 
@@ -29,18 +31,30 @@ class MemoryRecord:
     expires_at: float | None
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> MemoryRecord:
+    def from_row(cls, row: Row[Any], key: TenantKey = PLAIN) -> MemoryRecord:
+        record = cls.opened(row, key)
+        if record is None:
+            raise LookupError("memory sealed under a destroyed tenant key")
+        return record
+
+    @classmethod
+    def opened(cls, row: Row[Any], key: TenantKey) -> MemoryRecord | None:
+        """The row with its text opened; ``None`` if its tenant key was destroyed (erased)."""
         values = row._mapping
+        content = key.open_text(values["content"])
+        metadata = key.open_text(values["metadata_json"])
+        if content is None or metadata is None:
+            return None
         return cls(
             id=values["id"],
             tenant_id=values["tenant_id"],
             user_id=values["user_id"],
             session_id=values["session_id"],
             content_type=values["content_type"],
-            content=values["content"],
+            content=content,
             importance=values["importance"],
             access_count=values["access_count"],
-            metadata=json.loads(values["metadata_json"]),
+            metadata=json.loads(metadata),
             created_at=values["created_at"],
             reinforced_at=values["reinforced_at"],
             last_accessed_at=values["last_accessed_at"],

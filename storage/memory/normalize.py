@@ -13,6 +13,7 @@ import functools
 import hashlib
 import re
 import unicodedata
+from collections.abc import Callable
 
 import numpy as np
 
@@ -27,6 +28,7 @@ def normalize(text: str) -> str:
 
 
 def content_hash(normalized: str) -> str:
+    """Unkeyed; the store hashes with the tenant's key (``TenantKey.digest``)."""
     return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
 
 
@@ -43,9 +45,19 @@ def _shingle_digest(shingle: str) -> bytes:
     return hashlib.blake2b(shingle.encode("utf-8"), digest_size=8).digest()
 
 
-def simhash(normalized: str) -> int:
-    """Unsigned 64-bit SimHash (blake2b of each shingle: stable across processes and versions)."""
-    digests = b"".join(map(_shingle_digest, _shingles(normalized)))
+def _keyed_digest(key: bytes) -> Callable[[str], bytes]:
+    """Shingle digests under a tenant's hash key: not cached, so no process keeps the key."""
+    return lambda shingle: hashlib.blake2b(shingle.encode("utf-8"), digest_size=8, key=key).digest()
+
+
+def simhash(normalized: str, key: bytes = b"") -> int:
+    """Unsigned 64-bit SimHash (blake2b of each shingle: stable across processes and versions).
+
+    With a tenant's ``key`` the shingles are hashed under it, so one sentence has unrelated
+    SimHashes in two tenants and nobody without the key can test a guess against one.
+    """
+    digest = _keyed_digest(key) if key else _shingle_digest
+    digests = b"".join(map(digest, _shingles(normalized)))
     bits = np.unpackbits(np.frombuffer(digests, dtype=np.uint8), bitorder="little")
     votes = bits.reshape(-1, 64).sum(axis=0, dtype=np.int64) * 2 - len(digests) // 8
     packed = np.packbits(votes > 0, bitorder="little")

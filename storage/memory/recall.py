@@ -14,7 +14,6 @@ import numpy as np
 from sqlalchemy import ARRAY, Select, String, Update, any_, bindparam, func, update
 
 from storage.config import MemoryConfig
-from storage.memory import vector_codec
 from storage.memory.binary_results import binary_results
 from storage.memory.execution import Plan, Step
 from storage.memory.inputs import RecallInput
@@ -26,10 +25,12 @@ from storage.memory.queries import (
     live,
     scope_parameters,
     vector_select,
+    width_parameters,
 )
 from storage.memory.ranking import top_scores
 from storage.memory.scope import Scope
 from storage.memory.tables import memories
+from storage.sealing import TenantKey
 
 
 @functools.cache
@@ -70,11 +71,12 @@ def recall_plan(
     config: MemoryConfig,
     backend: str,
     now: float,
+    key: TenantKey,
 ) -> Plan[list[RecalledMemory]]:
     parameters = {
         **scope_parameters(scope),
         "now": now,
-        "width": vector_codec.width(query.shape[0]),
+        **width_parameters(query.shape[0]),
     }
     if request.content_types:
         parameters["content_types"] = request.content_types
@@ -83,7 +85,7 @@ def recall_plan(
         "all",
         parameters,
     )
-    vectors = Vectors.read(rows, query.shape[0])
+    vectors = Vectors.read(rows, query.shape[0], key)
     ranked = top_scores(vectors, query, now, config.half_life_days * 86_400, request.limit)
     if not ranked:
         return []
@@ -92,7 +94,7 @@ def recall_plan(
         "all",
         {**scope_parameters(scope), "now": now, "ids": [memory_id for memory_id, _ in ranked]},
     )
-    records = {row.id: MemoryRecord.from_row(row) for row in touched}
+    records = {row.id: MemoryRecord.from_row(row, key) for row in touched}
     return [
         RecalledMemory(memory=records[memory_id], score=score)
         for memory_id, score in ranked

@@ -51,6 +51,7 @@ from storage.memory.queries import (
 )
 from storage.memory.scope import Scope
 from storage.memory.tables import memories
+from storage.sealing import TenantKey
 
 
 def ttl_for(config: MemoryConfig, content_type: str, ttl_s: int | None) -> int | None:
@@ -153,6 +154,7 @@ def _row(
     new_id: str,
     now: float,
     expires_at: float | None,
+    key: TenantKey,
 ) -> dict[str, Any]:
     return {
         "v_id": new_id,
@@ -160,13 +162,13 @@ def _row(
         "v_user_id": scope.user_id,
         "v_session_id": scope.session_id,
         "v_content_type": request.content_type,
-        "v_content": request.content,
+        "v_content": key.seal_text(request.content),
         "v_content_hash": new.content_hash,
         "v_simhash": normalize.to_signed(new.simhash),
         "v_importance": request.importance,
         "v_access_count": 0,
-        "v_metadata_json": request.metadata_json,
-        "v_embedding": None if new.vector is None else vector_codec.encode(new.vector),
+        "v_metadata_json": key.seal_text(request.metadata_json),
+        "v_embedding": None if new.vector is None else key.seal(vector_codec.encode(new.vector)),
         "v_created_at": now,
         "v_reinforced_at": now,
         "v_last_accessed_at": None,
@@ -186,16 +188,18 @@ def remember_plan(
     config: MemoryConfig,
     backend: str,
     now: float,
+    key: TenantKey,
     supersedes: tuple[str, ...] = (),
 ) -> Plan[RememberResult]:
     """``supersedes``: ids the caller says this memory corrects (e.g. a model's judgement),
-    superseded with those the rules find; ignored when the memory is a duplicate."""
+    superseded with those the rules find; ignored when the memory is a duplicate. ``key``
+    seals what is written and opens what is read (``storage.sealing``)."""
     normal = normalize.normalize(request.content)
     new = decide.NewMemory(
         content=request.content,
         content_type=request.content_type,
-        content_hash=normalize.content_hash(normal),
-        simhash=normalize.simhash(normal),
+        content_hash=key.digest(normal),
+        simhash=normalize.simhash(normal, key.hash_key),
         slot_values=slots.recognise(request.content),
         vector=vector,
     )
@@ -203,10 +207,11 @@ def remember_plan(
     expires_at = None if ttl is None else now + ttl
     yield scope_lock(backend, scope)
     rows = yield Step(_current(), "all", {**scope_parameters(scope), "now": now})
-    current = decide.Current.read(rows, 0 if vector is None else vector.shape[0])
+    current = decide.Current.read(rows, 0 if vector is None else vector.shape[0], key)
     candidates = decide.shortlist(new, current, config)
     wanted = candidates.ids()
-    texts = dict((yield Step(_contents(), "all", {"ids": wanted}))) if wanted else {}
+    sealed = (yield Step(_contents(), "all", {"ids": wanted})) if wanted else []
+    texts = {i: text for i, value in sealed if (text := key.open_text(value)) is not None}
     decision = decide.decide(new, candidates, texts)
 
     if decision.duplicate is not None:
@@ -220,14 +225,16 @@ def remember_plan(
                 "new_expires_at": expires_at,
             },
         )
-        memory = MemoryRecord.from_row(refreshed)
+        memory = MemoryRecord.from_row(refreshed, key)
         entry = audit.scoped(scope, "dedup", memory.id, now, tier=decision.tier)
         yield Step(audit.insert_entry(), "rowcount", entry)
         return RememberResult(memory, True, decision.tier, memory.id)
 
     new_id = uuid.uuid4().hex
-    row = yield Step(_upsert(backend), "one", _row(scope, request, new, new_id, now, expires_at))
-    memory = MemoryRecord.from_row(row)
+    row = yield Step(
+        _upsert(backend), "one", _row(scope, request, new, new_id, now, expires_at, key)
+    )
+    memory = MemoryRecord.from_row(row, key)
     if memory.id != new_id and memory.access_count > 0:
         # A live row this scope's read could not see: written around the store.
         yield Step(
@@ -249,7 +256,9 @@ def remember_plan(
                 "now": now,
             },
         )
-        superseded = tuple(MemoryRecord.from_row(old) for old in replaced)
+        superseded = tuple(
+            m for old in replaced if (m := MemoryRecord.opened(old, key)) is not None
+        )
     entries = [audit.scoped(scope, "remember", memory.id, now)] + [
         audit.scoped(scope, "supersede", old.id, now, superseded_by=memory.id) for old in superseded
     ]

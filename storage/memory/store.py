@@ -4,12 +4,15 @@ Each call validates its input first (nothing touches the database for bad input)
 outside any transaction (a ~3 ms model call must not hold a connection or SQLite's write
 lock), then runs its plan: every write in exactly one transaction, so a failure leaves
 nothing behind; recall as two autocommit statements (see ``recall``). The store keeps no
-copy of any customer's data between calls.
+copy of any customer's data between calls. Every call on a tenant's data first reads the
+tenant's data key in its own transaction (``storage.sealing``): the plan seals what it writes
+and opens what it reads with it (with encryption off, values pass through unchanged).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -38,9 +41,12 @@ from storage.memory.recall import recall_plan
 from storage.memory.remember import remember_plan
 from storage.memory.scope import Scope, validate_id
 from storage.memory.sweep import sweep_batch_plan
+from storage.sealing import Keyring, SealingError
 
 T = TypeVar("T")
 Vector = Sequence[float] | np.ndarray
+# A plan still waiting for the tenant's key (``functools.partial`` of a ``*_plan``).
+Sealed = Callable[..., Plan[T]]
 
 
 @contextlib.contextmanager
@@ -59,6 +65,8 @@ def _storage_errors(operation: str) -> Iterator[None]:
         raise MemoryStorageError(
             f"memory {operation}: no database connection available in time", retryable=True
         ) from exc
+    except SealingError as exc:
+        raise MemoryStorageError(f"memory {operation}: {exc.message}", retryable=False) from exc
     except SQLAlchemyError as exc:
         raise MemoryStorageError(
             f"memory {operation} failed ({type(exc).__name__}); nothing was written",
@@ -69,10 +77,17 @@ def _storage_errors(operation: str) -> Iterator[None]:
 class MemoryStore:
     """Long-term memories of one (tenant, user) at a time; see the package modules for why."""
 
-    def __init__(self, database: Database, embeddings: Embeddings, config: MemoryConfig) -> None:
+    def __init__(
+        self,
+        database: Database,
+        embeddings: Embeddings,
+        config: MemoryConfig,
+        keyring: Keyring | None = None,
+    ) -> None:
         self.database = database
         self.embeddings = embeddings
         self.config = config
+        self.keyring = keyring or Keyring(None)
         for engine in database.engines:
             binary_results.enable(engine)
 
@@ -87,15 +102,24 @@ class MemoryStore:
             async with self.database.atransaction() as connection:
                 return await arun(connection, plan)
 
-    def _run_autocommit(self, operation: str, plan: Plan[T]) -> T:
-        """For plans whose statements are each atomic on their own (recall)."""
-        with _storage_errors(operation), self.database.autocommit() as connection:
-            return run(connection, plan)
+    def _run_keyed(
+        self, operation: str, tenant_id: str, plan: Sealed[T], *, autocommit: bool = False
+    ) -> T:
+        """A plan over one tenant's data, given the tenant's key read in the same connection;
+        autocommit for plans whose statements are each atomic on their own (recall)."""
+        opened = self.database.autocommit() if autocommit else self.database.transaction()
+        with _storage_errors(operation), opened as connection:
+            key = self.keyring.key_for(connection, tenant_id, time.time())
+            return run(connection, plan(key=key))
 
-    async def _arun_autocommit(self, operation: str, plan: Plan[T]) -> T:
+    async def _arun_keyed(
+        self, operation: str, tenant_id: str, plan: Sealed[T], *, autocommit: bool = False
+    ) -> T:
+        opened = self.database.aautocommit() if autocommit else self.database.atransaction()
         with _storage_errors(operation):
-            async with self.database.aautocommit() as connection:
-                return await arun(connection, plan)
+            async with opened as connection:
+                key = await self.keyring.akey_for(connection, tenant_id, time.time())
+                return await arun(connection, plan(key=key))
 
     def _embedded(self, field: str, compute: Any) -> np.ndarray:
         try:
@@ -135,21 +159,24 @@ class MemoryStore:
 
     def _remember(
         self, scope: Scope, request: RememberInput, vector: np.ndarray, supersedes: Sequence[str]
-    ) -> Plan[RememberResult]:
-        return remember_plan(
+    ) -> Sealed[RememberResult]:
+        checked = tuple(validate_memory_id(memory_id) for memory_id in supersedes)
+        return functools.partial(
+            remember_plan,
             scope=scope,
             request=request,
             vector=vector,
             config=self.config,
             backend=self.database.backend,
             now=time.time(),
-            supersedes=tuple(validate_memory_id(memory_id) for memory_id in supersedes),
+            supersedes=checked,
         )
 
     def _recall(
         self, scope: Scope, request: RecallInput, query: np.ndarray
-    ) -> Plan[list[RecalledMemory]]:
-        return recall_plan(
+    ) -> Sealed[list[RecalledMemory]]:
+        return functools.partial(
+            recall_plan,
             scope=scope,
             request=request,
             query=query,
@@ -157,6 +184,27 @@ class MemoryStore:
             backend=self.database.backend,
             now=time.time(),
         )
+
+    def _forget_matching(
+        self, scope: Scope, matches: Callable[[str], bool]
+    ) -> Sealed[list[MemoryRecord]]:
+        return functools.partial(
+            forget_matching_plan,
+            scope=scope,
+            matches=matches,
+            now=time.time(),
+            backend=self.database.backend,
+        )
+
+    def _export(self, tenant_id: str, user_id: str) -> tuple[str, Sealed[dict[str, Any]]]:
+        tenant_id = validate_id("tenant_id", tenant_id)
+        plan = functools.partial(
+            export_plan,
+            tenant_id=tenant_id,
+            user_id=validate_id("user_id", user_id),
+            now=time.time(),
+        )
+        return tenant_id, plan
 
     def _purge(self, tenant_id: str, user_id: str) -> Plan[dict[str, int]]:
         return purge_plan(
@@ -208,7 +256,8 @@ class MemoryStore:
             vector = self._embedded(
                 "content", lambda: self.embeddings.embed_documents([request.content])[0]
             )
-        result = self._run("remember", self._remember(scope, request, vector, supersedes))
+        plan = self._remember(scope, request, vector, supersedes)
+        result = self._run_keyed("remember", scope.tenant_id, plan)
         metrics.remembered(result.dedup_tier)
         return result
 
@@ -229,7 +278,8 @@ class MemoryStore:
             vector = unit_vector("query_embedding", query_embedding)
         else:
             vector = self._embedded("query", lambda: self.embeddings.embed_query(request.query))
-        return self._run_autocommit("recall", self._recall(scope, request, vector))
+        plan = self._recall(scope, request, vector)
+        return self._run_keyed("recall", scope.tenant_id, plan, autocommit=True)
 
     def forget(self, scope: Scope, memory_id: str) -> bool:
         """Hide a memory now (soft delete); the sweep erases its text after the grace period."""
@@ -238,10 +288,8 @@ class MemoryStore:
     def forget_matching(self, scope: Scope, matches: Callable[[str], bool]) -> list[MemoryRecord]:
         """Forget (soft delete) every current memory whose text ``matches``; returns them, so
         the caller can tell the customer what was forgotten."""
-        plan = forget_matching_plan(
-            scope=scope, matches=matches, now=time.time(), backend=self.database.backend
-        )
-        return self._run("forget", plan)
+        plan = self._forget_matching(scope, matches)
+        return self._run_keyed("forget", scope.tenant_id, plan)
 
     def sweep(self, batch_size: int | None = None) -> int:
         """Hard-delete expired and long-forgotten memories in batches; returns rows deleted."""
@@ -256,12 +304,8 @@ class MemoryStore:
 
     def export(self, tenant_id: str, user_id: str) -> dict[str, Any]:
         """Everything held about one user, as JSON-safe data (vectors left out: derived data)."""
-        plan = export_plan(
-            tenant_id=validate_id("tenant_id", tenant_id),
-            user_id=validate_id("user_id", user_id),
-            now=time.time(),
-        )
-        return self._run("export", plan)
+        tenant_id, plan = self._export(tenant_id, user_id)
+        return self._run_keyed("export", tenant_id, plan)
 
     def purge(self, tenant_id: str, user_id: str) -> dict[str, int]:
         """Erase every row of one user now; returns what was removed, per kind of data."""
@@ -290,7 +334,8 @@ class MemoryStore:
             vector = unit_vector("embedding", embedding)
         else:
             vector = await self._aembedded("content", lambda: self._aembed_one(request.content))
-        result = await self._arun("remember", self._remember(scope, request, vector, supersedes))
+        plan = self._remember(scope, request, vector, supersedes)
+        result = await self._arun_keyed("remember", scope.tenant_id, plan)
         metrics.remembered(result.dedup_tier)
         return result
 
@@ -315,7 +360,8 @@ class MemoryStore:
             vector = await self._aembedded(
                 "query", lambda: self.embeddings.aembed_query(request.query)
             )
-        return await self._arun_autocommit("recall", self._recall(scope, request, vector))
+        plan = self._recall(scope, request, vector)
+        return await self._arun_keyed("recall", scope.tenant_id, plan, autocommit=True)
 
     async def aforget(self, scope: Scope, memory_id: str) -> bool:
         return await self._arun("forget", self._forget(scope, memory_id))
@@ -323,10 +369,8 @@ class MemoryStore:
     async def aforget_matching(
         self, scope: Scope, matches: Callable[[str], bool]
     ) -> list[MemoryRecord]:
-        plan = forget_matching_plan(
-            scope=scope, matches=matches, now=time.time(), backend=self.database.backend
-        )
-        return await self._arun("forget", plan)
+        plan = self._forget_matching(scope, matches)
+        return await self._arun_keyed("forget", scope.tenant_id, plan)
 
     async def asweep(self, batch_size: int | None = None) -> int:
         total = 0
@@ -339,12 +383,8 @@ class MemoryStore:
                 return total
 
     async def aexport(self, tenant_id: str, user_id: str) -> dict[str, Any]:
-        plan = export_plan(
-            tenant_id=validate_id("tenant_id", tenant_id),
-            user_id=validate_id("user_id", user_id),
-            now=time.time(),
-        )
-        return await self._arun("export", plan)
+        tenant_id, plan = self._export(tenant_id, user_id)
+        return await self._arun_keyed("export", tenant_id, plan)
 
     async def apurge(self, tenant_id: str, user_id: str) -> dict[str, int]:
         counts = await self._arun("purge", self._purge(tenant_id, user_id))

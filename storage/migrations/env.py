@@ -12,7 +12,8 @@ from sqlalchemy import Connection, create_engine
 from sqlmodel import SQLModel
 
 import storage.access_log
-import storage.memory.tables  # noqa: F401
+import storage.memory.tables
+import storage.sealing  # noqa: F401
 
 
 def _run(connection: Connection) -> None:

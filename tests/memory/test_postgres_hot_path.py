@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql
 from storage.config import DatabaseConfig, MemoryConfig
 from storage.engine import Database
 from storage.memory import MemoryStore, Scope, binary_results, vector_codec
+from storage.memory.queries import width_parameters
 from storage.memory.recall import _fetch, _touch
 from storage.memory.remember import _current, _refresh, _supersede, _upsert
 
@@ -73,7 +74,7 @@ def test_binary_and_text_fetches_return_the_same_vectors(
         "scope_tenant": scope.tenant_id,
         "scope_user": scope.user_id,
         "now": time.time(),
-        "width": vector_codec.width(DIMENSION),
+        **width_parameters(DIMENSION),
     }
     plain = Database(DatabaseConfig(url=postgres_database.config.url))
     text_formats = record_formats(plain)
