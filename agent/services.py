@@ -93,7 +93,7 @@ class Services:
             crm = build_crm_backend(settings.crm, database)
             opened.append(crm.close)
             keyring = Keyring(settings.encryption.keys)
-            tickets = TicketStore(database)
+            tickets = TicketStore(database, keyring)
             webhook = (
                 TicketWebhook(settings.escalation, resilience)
                 if settings.escalation.webhook_url

@@ -21,8 +21,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -38,6 +40,7 @@ KEY_ID_BYTES = 8
 NONCE_BYTES = 12
 OVERHEAD = len(VERSION) + KEY_ID_BYTES + NONCE_BYTES + 16  # + the GCM tag
 TEXT_PREFIX = "sealed1:"
+SEALED_FIELD = "sealed"
 SETTING = "encryption.keys"
 
 
@@ -114,6 +117,19 @@ class TenantKey:
             return value  # written with encryption off
         opened = self.open(base64.b64decode(value[len(TEXT_PREFIX) :]))
         return None if opened is None else opened.decode()
+
+    def seal_json(self, value: dict[str, Any]) -> dict[str, Any]:
+        """A JSON column's value as ``{"sealed": token}`` (the column keeps its type)."""
+        if not self.sealing:
+            return value
+        return {SEALED_FIELD: self.seal_text(json.dumps(value, separators=(",", ":")))}
+
+    def open_json(self, value: dict[str, Any]) -> dict[str, Any] | None:
+        token = value.get(SEALED_FIELD) if len(value) == 1 else None
+        if not isinstance(token, str) or not token.startswith(TEXT_PREFIX):
+            return value  # written with encryption off
+        opened = self.open_text(token)
+        return None if opened is None else json.loads(opened)
 
     def open_sized(self, data: bytes, plain_size: int) -> bytes | None:
         """A fixed-size value (a vector): plaintext if stored unsealed, else opened."""

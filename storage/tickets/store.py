@@ -8,6 +8,7 @@ SQLite and on PostgreSQL alike, across processes.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.crm.tables import utcnow
 from storage.engine import Database
+from storage.sealing import Keyring, TenantKey
 from storage.tickets.tables import (
     ACTIVE_STATUSES,
     TICKET_STATUSES,
@@ -83,8 +85,12 @@ class Ticket:
     updated_at: datetime
 
     @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any]) -> Ticket:
+    def from_mapping(cls, mapping: Mapping[str, Any], key: TenantKey) -> Ticket:
+        """The row with its text opened; a ticket sealed under a destroyed tenant key reads
+        with an empty summary and handoff (erased)."""
         values = dict(mapping)
+        values["summary"] = key.open_text(values["summary"]) or ""
+        values["handoff"] = key.open_json(values["handoff"]) or {}
         for name in ("sla_due_at", "created_at", "updated_at"):
             values[name] = _aware(values[name])
         return cls(**values)
@@ -110,7 +116,9 @@ class _Statements:
     """The SQL of every operation, shared by the sync and async paths."""
 
     @staticmethod
-    def insert(dialect: str, ticket_id: str, new: NewTicket, now: datetime) -> Executable:
+    def insert(
+        dialect: str, ticket_id: str, new: NewTicket, now: datetime, key: TenantKey
+    ) -> Executable:
         module = postgresql if dialect == "postgresql" else sqlite
         values = {
             "id": ticket_id,
@@ -119,8 +127,8 @@ class _Statements:
             "reason": new.reason,
             "status": "open",
             "priority": new.priority,
-            "summary": new.summary,
-            "handoff": new.handoff,
+            "summary": key.seal_text(new.summary),
+            "handoff": key.seal_json(new.handoff),
             "idempotency_key": new.idempotency_key,
             "conversation_ref": new.conversation_ref,
             "webhook_status": new.webhook_status,
@@ -153,9 +161,15 @@ class _Statements:
         )
 
     @staticmethod
-    def event(tenant_id: str, ticket_id: str, kind: str, detail: dict[str, Any]) -> Executable:
+    def event(
+        key: TenantKey, tenant_id: str, ticket_id: str, kind: str, detail: dict[str, Any]
+    ) -> Executable:
         return insert(_EVENTS).values(
-            ticket_id=ticket_id, tenant_id=tenant_id, kind=kind, detail=detail, created_at=utcnow()
+            ticket_id=ticket_id,
+            tenant_id=tenant_id,
+            kind=kind,
+            detail=key.seal_json(detail),
+            created_at=utcnow(),
         )
 
     @staticmethod
@@ -235,17 +249,18 @@ def _duplicate_event(new: NewTicket) -> dict[str, Any]:
     }
 
 
-def _resolve_winner(row: Row[Any] | None, new: NewTicket) -> tuple[Ticket, DuplicateOf] | None:
+def _resolve_winner(row: Row[Any] | None, key: TenantKey) -> tuple[Ticket, DuplicateOf] | None:
     if row is None:
         return None
     values = dict(row._mapping)
     by_key = bool(values.pop("by_key"))
-    return Ticket.from_mapping(values), "idempotency_key" if by_key else "active_ticket"
+    return Ticket.from_mapping(values, key), "idempotency_key" if by_key else "active_ticket"
 
 
-def _already_replied(detail: dict[str, Any], earlier: Any) -> bool:
-    key = detail.get("reply_key")
-    return key is not None and any(d.get("reply_key") == key for d in earlier)
+def _already_replied(detail: dict[str, Any], earlier: Any, key: TenantKey) -> bool:
+    reply_key = detail.get("reply_key")
+    opened = (key.open_json(d) or {} for d in earlier)
+    return reply_key is not None and any(d.get("reply_key") == reply_key for d in opened)
 
 
 _UPDATABLE = {"status": TICKET_STATUSES, "webhook_status": WEBHOOK_STATUSES}
@@ -263,8 +278,9 @@ def _check_fields(fields: dict[str, Any]) -> None:
 class TicketStore:
     """Tickets of every tenant; each method takes the tenant and never reads across it."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, keyring: Keyring | None = None) -> None:
         self.database = database
+        self.keyring = keyring or Keyring(None)
 
     def create(self, new: NewTicket) -> TicketResult:
         for _ in range(_ATTEMPTS):
@@ -284,65 +300,79 @@ class TicketStore:
 
     def _create_in(self, connection: Connection, new: NewTicket) -> TicketResult | None:
         ticket_id, now = new_ticket_id(), utcnow()
-        statement = _Statements.insert(connection.dialect.name, ticket_id, new, now)
+        key = self.keyring.key_for(connection, new.tenant_id, now.timestamp())
+        statement = _Statements.insert(connection.dialect.name, ticket_id, new, now, key)
         inserted = connection.execute(statement).first()
         if inserted is not None:
-            connection.execute(_Statements.event(new.tenant_id, ticket_id, "created", {}))
-            return TicketResult(Ticket.from_mapping(inserted._mapping), created=True)
-        found = _resolve_winner(connection.execute(_Statements.winner(new)).first(), new)
+            connection.execute(_Statements.event(key, new.tenant_id, ticket_id, "created", {}))
+            return TicketResult(Ticket.from_mapping(inserted._mapping, key), created=True)
+        found = _resolve_winner(connection.execute(_Statements.winner(new)).first(), key)
         if found is None:
             return None
         ticket, duplicate_of = found
         if duplicate_of == "active_ticket":
             connection.execute(
                 _Statements.event(
-                    new.tenant_id, ticket.id, "duplicate_request", _duplicate_event(new)
+                    key, new.tenant_id, ticket.id, "duplicate_request", _duplicate_event(new)
                 )
             )
         return TicketResult(ticket, created=False, duplicate_of=duplicate_of)
 
     async def _acreate_in(self, connection: AsyncConnection, new: NewTicket) -> TicketResult | None:
         ticket_id, now = new_ticket_id(), utcnow()
-        statement = _Statements.insert(connection.dialect.name, ticket_id, new, now)
+        key = await self.keyring.akey_for(connection, new.tenant_id, now.timestamp())
+        statement = _Statements.insert(connection.dialect.name, ticket_id, new, now, key)
         inserted = (await connection.execute(statement)).first()
         if inserted is not None:
-            await connection.execute(_Statements.event(new.tenant_id, ticket_id, "created", {}))
-            return TicketResult(Ticket.from_mapping(inserted._mapping), created=True)
+            created = _Statements.event(key, new.tenant_id, ticket_id, "created", {})
+            await connection.execute(created)
+            return TicketResult(Ticket.from_mapping(inserted._mapping, key), created=True)
         winner = (await connection.execute(_Statements.winner(new))).first()
-        found = _resolve_winner(winner, new)
+        found = _resolve_winner(winner, key)
         if found is None:
             return None
         ticket, duplicate_of = found
         if duplicate_of == "active_ticket":
             await connection.execute(
                 _Statements.event(
-                    new.tenant_id, ticket.id, "duplicate_request", _duplicate_event(new)
+                    key, new.tenant_id, ticket.id, "duplicate_request", _duplicate_event(new)
                 )
             )
         return TicketResult(ticket, created=False, duplicate_of=duplicate_of)
 
     def get(self, tenant_id: str, ticket_id: str) -> Ticket | None:
         with self.database.transaction() as connection:
+            key = self.keyring.key_for(connection, tenant_id, time.time())
             row = connection.execute(_Statements.get(tenant_id, ticket_id)).first()
-        return Ticket.from_mapping(row._mapping) if row is not None else None
+        return Ticket.from_mapping(row._mapping, key) if row is not None else None
 
     async def aget(self, tenant_id: str, ticket_id: str) -> Ticket | None:
         async with self.database.atransaction() as connection:
+            key = await self.keyring.akey_for(connection, tenant_id, time.time())
             row = (await connection.execute(_Statements.get(tenant_id, ticket_id))).first()
-        return Ticket.from_mapping(row._mapping) if row is not None else None
+        return Ticket.from_mapping(row._mapping, key) if row is not None else None
 
     async def afor_customer(self, tenant_id: str, customer_ref: str) -> list[Ticket]:
         """Every ticket of one customer, oldest first (data portability)."""
         async with self.database.atransaction() as connection:
+            key = await self.keyring.akey_for(connection, tenant_id, time.time())
             rows = (
                 await connection.execute(_Statements.of_customer(tenant_id, customer_ref))
             ).all()
-        return [Ticket.from_mapping(row._mapping) for row in rows]
+        return [Ticket.from_mapping(row._mapping, key) for row in rows]
 
     def events(self, tenant_id: str, ticket_id: str) -> list[dict[str, Any]]:
         with self.database.transaction() as connection:
+            key = self.keyring.key_for(connection, tenant_id, time.time())
             rows = connection.execute(_Statements.events(tenant_id, ticket_id)).all()
-        return [{**row._asdict(), "created_at": _aware(row.created_at)} for row in rows]
+        return [
+            {
+                "kind": row.kind,
+                "detail": key.open_json(row.detail) or {},
+                "created_at": _aware(row.created_at),
+            }
+            for row in rows
+        ]
 
     def update(
         self, tenant_id: str, ticket_id: str, kind: str, detail: dict[str, Any], **fields: Any
@@ -354,11 +384,12 @@ class TicketStore:
         """
         _check_fields(fields)
         with self.database.transaction() as connection:
+            key = self.keyring.key_for(connection, tenant_id, time.time())
             changed = connection.execute(
                 _Statements.set_fields(tenant_id, ticket_id, **fields)
             ).rowcount
             if changed:
-                connection.execute(_Statements.event(tenant_id, ticket_id, kind, detail))
+                connection.execute(_Statements.event(key, tenant_id, ticket_id, kind, detail))
         return bool(changed)
 
     async def aupdate(
@@ -366,11 +397,13 @@ class TicketStore:
     ) -> bool:
         _check_fields(fields)
         async with self.database.atransaction() as connection:
+            key = await self.keyring.akey_for(connection, tenant_id, time.time())
             result = await connection.execute(
                 _Statements.set_fields(tenant_id, ticket_id, **fields)
             )
             if result.rowcount:
-                await connection.execute(_Statements.event(tenant_id, ticket_id, kind, detail))
+                event = _Statements.event(key, tenant_id, ticket_id, kind, detail)
+                await connection.execute(event)
         return bool(result.rowcount)
 
     def claim_delivery(self, tenant_id: str, ticket_id: str, lease_s: float) -> bool:
@@ -402,10 +435,12 @@ class TicketStore:
                 _Statements.set_fields(tenant_id, ticket_id, status="in_progress")
             ).rowcount:
                 return None
+            key = self.keyring.key_for(connection, tenant_id, time.time())
             earlier = connection.execute(_Statements.replies(tenant_id, ticket_id)).scalars()
-            if _already_replied(detail, earlier):
+            if _already_replied(detail, earlier, key):
                 return False
-            connection.execute(_Statements.event(tenant_id, ticket_id, "human_reply", detail))
+            reply = _Statements.event(key, tenant_id, ticket_id, "human_reply", detail)
+            connection.execute(reply)
         return True
 
     async def aadd_reply(
@@ -417,12 +452,14 @@ class TicketStore:
             )
             if not updated.rowcount:
                 return None
+            key = await self.keyring.akey_for(connection, tenant_id, time.time())
             earlier = (
                 await connection.execute(_Statements.replies(tenant_id, ticket_id))
             ).scalars()
-            if _already_replied(detail, earlier):
+            if _already_replied(detail, earlier, key):
                 return False
-            await connection.execute(_Statements.event(tenant_id, ticket_id, "human_reply", detail))
+            reply = _Statements.event(key, tenant_id, ticket_id, "human_reply", detail)
+            await connection.execute(reply)
         return True
 
     def purge(self, tenant_id: str, customer_ref: str) -> int:
