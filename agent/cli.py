@@ -8,7 +8,15 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from agent import auth_commands, chat, crm_commands, demo, ingest_command, memory_commands
+from agent import (
+    auth_commands,
+    chat,
+    crm_commands,
+    demo,
+    encryption_commands,
+    ingest_command,
+    memory_commands,
+)
 from agent.cli_failures import EXIT_BROKEN_PIPE, classify
 from agent.eval import command as eval_command
 from agent.observability import configure_observability
@@ -62,6 +70,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     chat.register(sub, commands)
     auth_commands.register(sub, commands)
     eval_command.register(sub, commands)
+    encryption_commands.register(sub, commands)
     return parser, commands
 
 

@@ -106,3 +106,16 @@ def test_a_misspelt_variable_in_the_env_file_is_refused_too(
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SettingsError, match=r"SUPPORT_TENNANT_ID \(in \.env\): no such setting"):
         load_settings()
+
+
+def test_production_refuses_to_start_without_an_encryption_key() -> None:
+    with pytest.raises(SettingsError, match=r"encryption\.keys: required with environment="):
+        load_settings(environment="production", database={"url": "postgresql://app@db/prod"})
+
+
+def test_encryption_keys_come_from_a_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_KEK", "k1,k2")
+    settings = load_settings(encryption={"keys": "env://TEST_KEK"})
+    assert settings.encryption.keys is not None
+    assert settings.encryption.keys.get_secret_value() == "k1,k2"
+    assert "k1" not in repr(settings)
