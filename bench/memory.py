@@ -8,7 +8,9 @@ cost follows memories per user, the tenant's size only costs an index level):
 - ``recall``: ranked recall with a precomputed query embedding (fetch, numpy, access update);
 - ``raw INSERT`` / ``raw SELECT``: the same row inserted (one transaction each) and the same
   indexed fetch of one user's rows, with the bare driver (psycopg / sqlite3);
-- ``PostgresStore put / search``: LangGraph's store on the same data, namespace (tenant, user).
+- ``PostgresStore put / search``: LangGraph's store on the same data, namespace (tenant, user);
+- ``(sealed)``: the same remember and recall with encryption at rest on, in a second tenant
+  holding the same data sealed with its data key (``storage.sealing``).
 Then dedup precision/recall at the defaults, through the store's own decision (``decide``:
 tiers plus the guard tier) on STS-B (score >= 4 is a duplicate), StackFAQ paraphrase pairs
 (same doc_id) and our labelled customer-fact pairs (``tests/memory/data``: paraphrases,
@@ -38,6 +40,8 @@ from typing import Any
 
 import numpy as np
 import psycopg
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
 from sqlalchemy import insert, make_url
 
 from storage import migrate
@@ -47,6 +51,7 @@ from storage.engine import Database
 from storage.memory import MemoryStore, Scope, decide, slots, vector_codec
 from storage.memory import normalize as norm
 from storage.memory.tables import memories
+from storage.sealing import Keyring, TenantKey
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 CUSTOMER_PAIRS = (
@@ -57,6 +62,8 @@ FULL_LAYOUTS = [(10_000, 100), (100_000, 1_000), (100_000, 100)]
 DIMENSION = 384
 OPS = 200
 TENANT = "bench-tenant"
+SEALED_TENANT = "bench-sealed"
+KEYRING = Keyring(SecretStr(Fernet.generate_key().decode()))
 WORDS = [
     "order",
     "refund",
@@ -147,23 +154,23 @@ class Dataset:
         self.users = [f"user-{i % users}" for i in range(size)]
         self.vectors = unit_vectors(np.random.default_rng(size), size)
 
-    def rows(self, now: float) -> Iterator[dict[str, Any]]:
+    def rows(self, now: float, tenant: str, key: TenantKey) -> Iterator[dict[str, Any]]:
         for text, user, vector in zip(self.texts, self.users, self.vectors, strict=True):
             normal = norm.normalize(text)
-            simhash = norm.simhash(normal)
+            simhash = norm.simhash(normal, key.hash_key)
             yield {
                 "id": uuid.uuid4().hex,
-                "tenant_id": TENANT,
+                "tenant_id": tenant,
                 "user_id": user,
                 "session_id": None,
                 "content_type": "fact",
-                "content": text,
-                "content_hash": norm.content_hash(normal),
+                "content": key.seal_text(text),
+                "content_hash": key.digest(normal),
                 "simhash": norm.to_signed(simhash),
                 "importance": 0.5,
                 "access_count": 0,
-                "metadata_json": "{}",
-                "embedding": vector_codec.encode(vector),
+                "metadata_json": key.seal_text("{}"),
+                "embedding": key.seal(vector_codec.encode(vector)),
                 "created_at": now,
                 "reinforced_at": now,
                 "last_accessed_at": None,
@@ -173,21 +180,28 @@ class Dataset:
 
 
 def load(database: Database, data: Dataset) -> None:
-    batch_rows = []
-    with database.transaction() as connection:
-        for row in data.rows(time.time()):
-            batch_rows.append(row)
-            if len(batch_rows) == 2_000:
-                connection.execute(insert(memories), batch_rows)
-                batch_rows = []
-        if batch_rows:
-            connection.execute(insert(memories), batch_rows)
+    """The data in clear in ``TENANT`` and sealed in ``SEALED_TENANT``."""
+    for tenant, keyring in ((TENANT, Keyring(None)), (SEALED_TENANT, KEYRING)):
+        load_tenant(database, data, tenant, keyring)
     # Vacuumed too on Postgres: otherwise autovacuum takes the fresh rows' visibility map in
     # hand while the operations are timed, and the first layout measures it.
     with database.autocommit() as connection:
         connection.exec_driver_sql(
             "VACUUM ANALYZE" if database.backend == "postgresql" else "ANALYZE"
         )
+
+
+def load_tenant(database: Database, data: Dataset, tenant: str, keyring: Keyring) -> None:
+    batch_rows = []
+    with database.transaction() as connection:
+        key = keyring.key_for(connection, tenant, time.time())
+        for row in data.rows(time.time(), tenant, key):
+            batch_rows.append(row)
+            if len(batch_rows) == 2_000:
+                connection.execute(insert(memories), batch_rows)
+                batch_rows = []
+        if batch_rows:
+            connection.execute(insert(memories), batch_rows)
 
 
 RAW_INSERT_COLUMNS = (
@@ -228,6 +242,7 @@ def store_operations(
     """The store's operations and the bare driver's, keyed by table row name."""
     embeddings = LocalOnnxEmbeddings()
     store = MemoryStore(database, embeddings, MemoryConfig())
+    sealed = MemoryStore(database, embeddings, MemoryConfig(), KEYRING)
     rng = random.Random(1)
     total = OPS + 20
     fresh = unit_vectors(np.random.default_rng(2), 3 * total)
@@ -235,8 +250,8 @@ def store_operations(
     raw_texts = [sentence(rng, 20_000_000 + i) for i in range(total)]
     queries = unit_vectors(np.random.default_rng(3), total)
 
-    def scope(i: int) -> Scope:
-        return Scope(TENANT, data.users[i % data.size])
+    def scope(i: int, tenant: str = TENANT) -> Scope:
+        return Scope(tenant, data.users[i % data.size])
 
     def remember_new(i: int) -> None:
         assert not store.remember(scope(2 * i), texts[i], embedding=fresh[i]).deduped
@@ -255,11 +270,21 @@ def store_operations(
     def recall(i: int) -> None:
         store.recall(scope(i * 7), "q", query_embedding=queries[i], limit=5)
 
+    def remember_new_sealed(i: int) -> None:
+        result = sealed.remember(scope(2 * i, SEALED_TENANT), texts[i], embedding=fresh[i])
+        assert not result.deduped
+
+    def recall_sealed(i: int) -> None:
+        found = sealed.recall(scope(i * 7, SEALED_TENANT), "q", query_embedding=queries[i], limit=5)
+        assert found, "the sealed rows are opened and ranked"
+
     return {
         "remember new": remember_new,
         "remember exact dup": remember_exact,
         "remember near dup": remember_near,
         "recall (k=5)": recall,
+        "remember new (sealed)": remember_new_sealed,
+        "recall (k=5) (sealed)": recall_sealed,
         "raw INSERT": lambda i: insert_once(raw_row(i, raw_texts[i], fresh[i])),
         "raw SELECT user rows": lambda i: select_once(data.users[(i * 7) % data.size]),
     }
@@ -493,6 +518,8 @@ def print_table(
         "remember exact dup",
         "remember near dup",
         "recall (k=5)",
+        "remember new (sealed)",
+        "recall (k=5) (sealed)",
         "raw INSERT",
         "raw SELECT user rows",
         "PostgresStore put",
@@ -517,6 +544,21 @@ def print_table(
     print(
         f"  recall / PostgresStore search:    pg {ratio(pg.get('recall (k=5)'), pg.get('PostgresStore search'))}"
         f"   sqlite {ratio(lite.get('recall (k=5)'), pg.get('PostgresStore search'))}"
+    )
+    sealed_new, sealed_recall = "remember new (sealed)", "recall (k=5) (sealed)"
+    print(
+        f"  sealed remember / raw INSERT:     pg {ratio(pg.get(sealed_new), pg.get('raw INSERT'))}"
+        f"   sqlite {ratio(lite.get(sealed_new), lite.get('raw INSERT'))}"
+    )
+    print(
+        f"  sealed recall / PostgresStore search: pg {ratio(pg.get(sealed_recall), pg.get('PostgresStore search'))}"
+        f"   sqlite {ratio(lite.get(sealed_recall), pg.get('PostgresStore search'))}"
+    )
+    print(
+        f"  sealed / clear:                   remember pg {ratio(pg.get(sealed_new), pg.get('remember new'))}"
+        f" sqlite {ratio(lite.get(sealed_new), lite.get('remember new'))};"
+        f" recall pg {ratio(pg.get(sealed_recall), pg.get('recall (k=5)'))}"
+        f" sqlite {ratio(lite.get(sealed_recall), lite.get('recall (k=5)'))}"
     )
     print(
         f"  recall / raw SELECT user rows:    pg {ratio(pg.get('recall (k=5)'), pg.get('raw SELECT user rows'))}"
