@@ -58,11 +58,14 @@ def open_store(settings: Settings) -> Iterator[MemoryStore]:
     from storage.embeddings import build_embeddings
     from storage.engine import Database
     from storage.migrate import ensure_schema
+    from storage.sealing import Keyring
 
     database = Database(settings.database)
     try:
         ensure_schema(database)
-        yield MemoryStore(database, build_embeddings(settings.embeddings), settings.memory)
+        embeddings = build_embeddings(settings.embeddings)
+        keyring = Keyring(settings.encryption.keys)
+        yield MemoryStore(database, embeddings, settings.memory, keyring)
     finally:
         database.dispose()
 

@@ -33,6 +33,7 @@ from storage.config import (
     RedisConfig,
 )
 from storage.ids import ID_PATTERN
+from storage.sealing import Keyring, SealingError
 from tools.config import CRMConfig, EscalationConfig, KnowledgeBaseConfig
 from tools.resilience.config import ResilienceConfig
 
@@ -197,6 +198,10 @@ class Settings(BaseSettings):
                 "encryption.keys: required with environment=production (customer text is "
                 "encrypted at rest); set SUPPORT_ENCRYPTION__KEYS to env://NAME or file:///path"
             )
+        try:
+            Keyring(self.encryption.keys)
+        except SealingError as exc:
+            raise SettingsError(exc.message) from exc
         return self
 
 

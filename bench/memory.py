@@ -401,8 +401,15 @@ def pair_outcome(
         slot_keys=[slots.keys(slots.recognise(a))],
         matrix=va[None, :],
     )
+    slots_b = slots.recognise(b)
     new = decide.NewMemory(
-        b, content_type, norm.content_hash(normal_b), norm.simhash(normal_b), slots.recognise(b), vb
+        b,
+        content_type,
+        norm.content_hash(normal_b),
+        norm.simhash(normal_b),
+        slots_b,
+        slots.keys(slots_b),
+        vb,
     )
     candidates = decide.shortlist(new, current, config)
     decision = decide.decide(new, candidates, {"a": a} if candidates.ids() else {})

@@ -23,7 +23,7 @@ import hashlib
 import hmac
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -72,7 +72,7 @@ class TenantKey:
     """One tenant's data key, or ``PLAIN`` (no key: values pass through, plain sha256)."""
 
     key_id: bytes
-    secret: bytes
+    secret: bytes = field(repr=False)
 
     @property
     def sealing(self) -> bool:
@@ -83,6 +83,15 @@ class TenantKey:
         if not self.sealing:
             return hashlib.sha256(text.encode()).hexdigest()
         return hmac.new(self.secret[32:], text.encode(), hashlib.sha256).hexdigest()
+
+    def token(self, name: str) -> str:
+        """A short keyed stand-in for a name the database compares but must not show (a
+        slot key such as ``allergy:latex``); the name itself without encryption."""
+        if not self.sealing:
+            return name
+        return hmac.new(self.secret[32:], b"token\x00" + name.encode(), hashlib.sha256).hexdigest()[
+            :16
+        ]
 
     @property
     def hash_key(self) -> bytes:

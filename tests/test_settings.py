@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from agent.config_docs import env_example
 from agent.settings import Settings, SettingsError, load_settings, unknown_variables
@@ -114,8 +115,15 @@ def test_production_refuses_to_start_without_an_encryption_key() -> None:
 
 
 def test_encryption_keys_come_from_a_reference(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TEST_KEK", "k1,k2")
+    keys = f"{Fernet.generate_key().decode()},{Fernet.generate_key().decode()}"
+    monkeypatch.setenv("TEST_KEK", keys)
     settings = load_settings(encryption={"keys": "env://TEST_KEK"})
     assert settings.encryption.keys is not None
-    assert settings.encryption.keys.get_secret_value() == "k1,k2"
-    assert "k1" not in repr(settings)
+    assert settings.encryption.keys.get_secret_value() == keys
+    assert keys[:20] not in repr(settings)
+
+
+def test_a_malformed_encryption_key_is_refused_without_echoing_it() -> None:
+    with pytest.raises(SettingsError, match=r"encryption\.keys: each key must be") as raised:
+        load_settings(encryption={"keys": "n0t-a-fernet-k3y"})
+    assert "n0t-a-fernet-k3y" not in str(raised.value)

@@ -38,6 +38,7 @@ class NewMemory:
     content_hash: str
     simhash: int
     slot_values: dict[str, str]
+    slot_keys: str  # as stored: ``slots.keys``, keyed per tenant with encryption on
     vector: np.ndarray | None
 
 
@@ -112,7 +113,7 @@ def shortlist(new: NewMemory, current: Current, config: MemoryConfig) -> Shortli
         result.semantic = _best(current.ids, semantic, -similarity)
     kind = BY_NAME[new.content_type]
     if kind.by_slot and new.slot_values:
-        wanted = new.slot_values.keys()
+        wanted = set(new.slot_keys.split())
         result.slotted = [
             current.ids[i]
             for i, keys in enumerate(current.slot_keys)

@@ -176,7 +176,7 @@ def _row(
         "v_deleted_at": None,
         "v_superseded_by": None,
         "v_superseded_at": None,
-        "v_slots": slots.keys(new.slot_values),
+        "v_slots": new.slot_keys,
     }
 
 
@@ -195,12 +195,14 @@ def remember_plan(
     superseded with those the rules find; ignored when the memory is a duplicate. ``key``
     seals what is written and opens what is read (``storage.sealing``)."""
     normal = normalize.normalize(request.content)
+    slot_values = slots.recognise(request.content)
     new = decide.NewMemory(
         content=request.content,
         content_type=request.content_type,
         content_hash=key.digest(normal),
         simhash=normalize.simhash(normal, key.hash_key),
-        slot_values=slots.recognise(request.content),
+        slot_values=slot_values,
+        slot_keys=slots.keys(slot_values, key.token),
         vector=vector,
     )
     ttl = ttl_for(config, request.content_type, request.ttl_s)

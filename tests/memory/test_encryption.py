@@ -74,11 +74,13 @@ def test_no_customer_sentence_in_any_column_or_file(
     for sentence in sentences:
         store.remember(scope, sentence, metadata={"said": sentence})
     store.remember(scope, f"Actually phone calls are fine now about {secret}")
+    store.remember(scope, "I'm allergic to latex, please note that")
     created = tickets.create(ticket(scope.tenant_id, scope.user_id, sentences[0]))
     tickets.add_reply(scope.tenant_id, created.ticket.id, {"reply_key": "r1", "text": secret})
 
     assert places_holding(memory_database, secret) == []
     assert places_holding(memory_database, "Elm Street") == []
+    assert places_holding(memory_database, "latex") == [], "slot keys name no allergen"
     assert sqlite_files_holding(memory_database, secret) == []
     # ... while the authorised reader gets the plaintext back.
     exported = store.export(scope.tenant_id, scope.user_id)
@@ -231,6 +233,9 @@ def test_sealed_values_open_to_what_was_sealed_and_only_under_their_key(
     assert key.open_json(key.seal_json({"t": text})) == {"t": text}
     assert other.open_text(key.seal_text(text)) is None, "another key reads it as erased"
     assert key.digest(text) != other.digest(text)
+    assert key.token(text) != other.token(text)
+    assert "secret" not in repr(key)
+    assert key.secret.hex() not in repr(key)
     if len(text) >= 8:
         assert text not in key.seal_text(text)
     tampered = bytearray(key.seal(blob))
