@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import text
 
 from agent.conversation import Conversation
@@ -120,4 +121,15 @@ async def test_purge_on_postgres_leaves_the_customer_in_no_column(
     database = Database(settings.database)
     migrate.upgrade(database)
     database.dispose()
+    await _purge_leaves_nothing(settings)
+
+
+async def test_export_and_purge_with_encryption_at_rest(tmp_path: Path) -> None:
+    """Sealed memories and tickets: export still gives the customer's words back, purge still
+    removes every trace (the scan also reads the sealed tables)."""
+    settings = load_settings(
+        environment="test",
+        data_dir=tmp_path / "data",
+        encryption={"keys": Fernet.generate_key().decode()},
+    )
     await _purge_leaves_nothing(settings)
