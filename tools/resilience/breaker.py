@@ -70,39 +70,43 @@ class Breaker(CircuitBreaker):
         window: SlidingWindow | None = None,
         throw_new_error_on_trip: bool = True,
     ) -> None:
+        storage = state_storage or LocalBreakerStorage()
         super().__init__(
             fail_max=fail_max,
             reset_timeout=reset_timeout,
             success_threshold=success_threshold,
             exclude=exclude,
             listeners=listeners,
-            state_storage=state_storage or LocalBreakerStorage(),
+            state_storage=storage,
             name=name,
             throw_new_error_on_trip=throw_new_error_on_trip,
         )
         self.half_open_permits = half_open_permits
         self.window = window
-        self._storage: BreakerStorage = self._state_storage  # type: ignore[assignment]
+        # Our own reference, rather than pybreaker's private attribute: every transition goes
+        # through this storage (``BreakerStorage``).
+        self.storage: BreakerStorage = storage  # type: ignore[assignment]
+        self._label = name
 
     @property
     def name(self) -> str:
-        return self._name or "breaker"
+        return self._label or "breaker"
 
     @name.setter
     def name(self, name: str) -> None:
-        self._name = name
+        self._label = name
 
     @property
     def state(self) -> Any:
         """The state object; a change made elsewhere (another process) is noticed here."""
-        current = self._state_storage.state
+        current = self.storage.state
         if current != self._state.name:
             self.notify_transition(self._state.name, current)
         return self._state
 
     @state.setter
     def state(self, state_str: str) -> None:
-        self._storage.force(self, state_str)
+        self.storage.force(self, state_str)
 
     def notify_transition(self, old: str, new: str) -> None:
         """Swap the state object and tell listeners, once per change this process sees."""
@@ -117,14 +121,14 @@ class Breaker(CircuitBreaker):
             listener.state_change(self, previous, self._state)
 
     def open(self) -> bool:
-        self._storage.force(self, STATE_OPEN)
+        self.storage.force(self, STATE_OPEN)
         return self._throw_new_error_on_trip
 
     def half_open(self) -> None:
-        self._storage.force(self, STATE_HALF_OPEN)
+        self.storage.force(self, STATE_HALF_OPEN)
 
     def close(self) -> None:
-        self._storage.force(self, STATE_CLOSED)
+        self.storage.force(self, STATE_CLOSED)
 
     def is_outcome(self, exc: BaseException) -> bool:
         """False for cancellations, interrupts, our own rejections and excluded errors."""
@@ -134,28 +138,28 @@ class Breaker(CircuitBreaker):
 
     def admit(self) -> bool:
         """Let a call in or raise ``CircuitOpenError``; True when it is a half-open probe."""
-        if self._storage.state == STATE_CLOSED:
+        if self.storage.state == STATE_CLOSED:
             return False
-        return self._storage.admit(self)
+        return self.storage.admit(self)
 
     async def aadmit(self) -> bool:
-        if self._storage.state == STATE_CLOSED:
+        if self.storage.state == STATE_CLOSED:
             return False
-        return await self._storage.aadmit(self)
+        return await self.storage.aadmit(self)
 
     def success_needs_io(self, probe: bool) -> bool:
         """Whether recording a success must talk to shared state (async callers await it)."""
-        return self._storage.success_needs_io(probe)
+        return self.storage.success_needs_io(probe)
 
     def succeeded(self, probe: bool, duration_s: float = 0.0, count: bool = True) -> None:
         """Record a success; ``count=False`` (a retry of a call whose failure was already
         counted) still closes a probe and resets the consecutive count, but adds nothing
         to the sliding window: one call, one outcome."""
-        self._storage.on_success(self, probe)
+        self.storage.on_success(self, probe)
         self._after_success(duration_s, count)
 
     async def asucceeded(self, probe: bool, duration_s: float = 0.0, count: bool = True) -> None:
-        await self._storage.aon_success(self, probe)
+        await self.storage.aon_success(self, probe)
         self._after_success(duration_s, count)
 
     def failed(
@@ -165,18 +169,18 @@ class Breaker(CircuitBreaker):
         so does an uncounted failure (a retry of a call already counted) unless it was a
         probe, which must re-open the breaker."""
         if not self.is_outcome(exc) or not (count or probe):
-            self._storage.release(self, probe)
+            self.storage.release(self, probe)
             return
-        self._storage.on_failure(self, probe)
+        self.storage.on_failure(self, probe)
         self._after_failure(exc, duration_s, count)
 
     async def afailed(
         self, exc: BaseException, probe: bool, duration_s: float = 0.0, count: bool = True
     ) -> None:
         if not self.is_outcome(exc) or not (count or probe):
-            await self._storage.arelease(self, probe)
+            await self.storage.arelease(self, probe)
             return
-        await self._storage.aon_failure(self, probe)
+        await self.storage.aon_failure(self, probe)
         self._after_failure(exc, duration_s, count)
 
     def _after_success(self, duration_s: float, count: bool = True) -> None:
@@ -192,8 +196,8 @@ class Breaker(CircuitBreaker):
             listener.failure(self, exc)
 
     def _trip_from_window(self) -> None:
-        if self._storage.state == STATE_CLOSED:
-            self._storage.force(self, STATE_OPEN)
+        if self.storage.state == STATE_CLOSED:
+            self.storage.force(self, STATE_OPEN)
 
     # pybreaker's call styles are refused: the resilience guard is the one way to call a
     # dependency (it adds the deadline, retry, bulkhead and metrics around these building
@@ -213,4 +217,4 @@ class Breaker(CircuitBreaker):
 
     def retry_after(self) -> float:
         """Seconds until an open breaker lets a probe through (0 when it is not open)."""
-        return self._storage.open_remaining(self.reset_timeout)
+        return self.storage.open_remaining(self.reset_timeout)

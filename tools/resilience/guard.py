@@ -196,7 +196,7 @@ class Guard:
         left = self._check_budget(deadline, node)
         probe = False
         try:
-            if self.breaker._storage.state != STATE_CLOSED:
+            if self.breaker.storage.state != STATE_CLOSED:
                 probe = self.breaker.admit()
             self.bulkhead.acquire(left)
         except BaseException as exc:
@@ -209,7 +209,7 @@ class Guard:
         """Breaker and bulkhead for an async attempt that may have to wait for either."""
         probe = False
         try:
-            if self.breaker._storage.state != STATE_CLOSED:
+            if self.breaker.storage.state != STATE_CLOSED:
                 probe = await self.breaker.aadmit()
             await self.bulkhead.aacquire(left)
         except BaseException as exc:
@@ -311,7 +311,7 @@ class Guard:
         retried: bool = False,
     ) -> T:
         left = self._check_budget(deadline, node)
-        if self.breaker._storage.state == STATE_CLOSED and self.bulkhead.try_acquire():
+        if self.breaker.storage.state == STATE_CLOSED and self.bulkhead.try_acquire():
             probe, left = False, min(left, self.policy.timeout_s)  # nothing to wait for
         else:
             probe, left = await self._aopen(left)
