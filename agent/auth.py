@@ -34,6 +34,7 @@ from agent.settings import load_settings
 auth = Auth()
 
 _CLAIMS = ("tenant_id", "user_id", "role")
+_OWNER_KEYS = ("owner", "tenant_id", "user_id")
 
 
 @functools.cache
@@ -75,15 +76,22 @@ def _principal(ctx: Auth.types.AuthContext) -> Principal | None:
 def _stamp_and_filter(
     ctx: Auth.types.AuthContext, principal: Principal, value: dict[str, Any]
 ) -> dict[str, str]:
-    """Stamp the owner on what is being created or changed; the filter every access must match."""
-    if ctx.action in ("create", "update", "create_run"):
-        # In place: the server keeps a reference to the dict it passed in.
-        metadata = value.get("metadata")
+    """Stamp the owner on what is being created; the filter every access must match.
+
+    An update never changes ownership: the owner keys are dropped from it, so staff who
+    touch a customer's thread leave it the customer's. Edits are in place: the server keeps
+    a reference to the dict it passed in.
+    """
+    metadata = value.get("metadata")
+    if ctx.action in ("create", "create_run"):
         if metadata is None:
             metadata = value["metadata"] = {}
         metadata.update(
             owner=principal.identity, tenant_id=principal.tenant_id, user_id=principal.user_id
         )
+    elif ctx.action == "update" and isinstance(metadata, dict):
+        for key in _OWNER_KEYS:
+            metadata.pop(key, None)
     if principal.role == "customer":
         return {"owner": principal.identity}
     return {"tenant_id": principal.tenant_id}

@@ -182,6 +182,11 @@ async def test_staff_answer_a_hand_off_of_their_own_tenant(clients: dict[str, An
     assert final["messages"][-1]["content"] == reply
     packet_owner = (await maya.threads.get_state(thread["thread_id"]))["values"]["owner"]
     assert packet_owner == {"tenant_id": "acme", "user_id": MAYA}
+    hijack = {"owner": "acme:dana", "user_id": "dana", "note": "answered"}
+    await staff.threads.update(thread["thread_id"], metadata=hijack)
+    kept = await maya.threads.get(thread["thread_id"])
+    assert kept["metadata"]["owner"] == "acme:maya_chen_4821"
+    assert kept["metadata"]["note"] == "answered"
 
 
 async def test_a_run_naming_someone_else_is_refused(clients: dict[str, Any]) -> None:
