@@ -1,6 +1,6 @@
-"""Input hygiene for one turn: what the guard node checks before anything touches storage.
+"""Prompt-injection markers: what the guard node flags in a message (and retrieve in a passage).
 
-Prompt-injection detection here is a tripwire, not a defence: the markers are the phrasings
+Cleaning the text itself is ``storage.text.clean_text``, the one cleaner. Prompt-injection detection here is a tripwire, not a defence: the markers are the phrasings
 seen in public injection corpora ("ignore previous instructions", fake role headers...). A
 flagged user message is still answered, but nothing from it is remembered (memory poisoning
 would outlive the turn), and a flagged knowledge-base passage is dropped from the answer:
@@ -10,10 +10,6 @@ retrieved text is data, never instructions.
 from __future__ import annotations
 
 import re
-import unicodedata
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-_BLANK_LINES = re.compile(r"\n{3,}")
 
 INJECTION_MARKERS: dict[str, re.Pattern[str]] = {
     "ignore_instructions": re.compile(
@@ -38,13 +34,6 @@ INJECTION_MARKERS: dict[str, re.Pattern[str]] = {
         re.IGNORECASE,
     ),
 }
-
-
-def sanitize(text: str) -> str:
-    """NFKC-normalise, drop control and bidi-override characters, trim blank runs."""
-    normalized = unicodedata.normalize("NFKC", text).replace("\r\n", "\n").replace("\r", "\n")
-    cleaned = _CONTROL.sub("", normalized)
-    return _BLANK_LINES.sub("\n\n", cleaned).strip()
 
 
 def injection_markers(text: str) -> list[str]:

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from graphs.support.facts import extract_facts, forget_request
 from graphs.support.responder import blocks, compose_answer, section
-from graphs.support.safety import injection_markers, sanitize
+from graphs.support.safety import injection_markers
+from storage.text import clean_text
 
 KB = Path(__file__).resolve().parents[2] / "graphs" / "demo_data" / "kb"
 
@@ -26,15 +27,15 @@ def _passage(name: str, score: float) -> dict:
 
 
 @given(st.text(max_size=300))
-def test_sanitize_never_leaves_control_characters(text: str) -> None:
-    cleaned = sanitize(text)
+def test_the_text_cleaner_never_leaves_control_characters(text: str) -> None:
+    cleaned = clean_text(text)
     assert all(ch in "\n\t" or ord(ch) >= 32 for ch in cleaned)
     assert "\x7f" not in cleaned
     assert cleaned == cleaned.strip()
 
 
-def test_sanitize_removes_bidi_overrides_and_nul() -> None:
-    assert sanitize("refund\x00 please\u202e") == "refund please"
+def test_the_text_cleaner_removes_bidi_overrides_and_nul() -> None:
+    assert clean_text("refund\x00 please\u202e") == "refund please"
 
 
 def test_injection_markers_are_found_in_common_phrasings() -> None:
