@@ -71,7 +71,3 @@ def to_signed(value: int) -> int:
 
 def to_unsigned(value: int) -> int:
     return value + (1 << 64) if value < 0 else value
-
-
-def hamming(a: int, b: int) -> int:
-    return (to_unsigned(a) ^ to_unsigned(b)).bit_count()
