@@ -23,6 +23,8 @@ from storage.checkpoints import (
     athreads_of,
 )
 from storage.engine import WAL_TRUNCATE
+from tools.audit import read_entries
+from tools.runtime import CallerScope
 
 if TYPE_CHECKING:
     from agent.services import Services
@@ -68,14 +70,9 @@ async def aexport_customer(services: Services, tenant_id: str, user_id: str) -> 
         else {"conversations": [], "store_items": []}
     )
     reads = await services.access_log.afor_customer(tenant_id, user_id)
-    await services.access_log.arecord(
-        tenant_id=tenant_id,
-        actor_id=None,
-        actor_role="admin",
-        subject_id=user_id,
-        action="export",
-        outcome="found",
-    )
+    operator = CallerScope(tenant_id, role="admin")  # the CLI's operator has no user id
+    for entry in read_entries(operator, "export", [user_id]):
+        await services.access_log.arecord(**entry)
     return {
         "conversations": conversations + server["conversations"],
         "store_items": server["store_items"],
