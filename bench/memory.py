@@ -8,6 +8,9 @@ cost follows memories per user, the tenant's size only costs an index level):
 - ``recall``: ranked recall with a precomputed query embedding (fetch, numpy, access update);
 - ``raw INSERT`` / ``raw SELECT``: the same row inserted (one transaction each) and the same
   indexed fetch of one user's rows, with the bare driver (psycopg / sqlite3);
+- ``bare remember floor``: the statements any remember of this design runs (BEGIN, the
+  customer's lock, the read of their live rows, INSERT, audit INSERT, COMMIT) with the bare
+  driver and no decision logic: the part of "remember new" no code change in the store can cut;
 - ``PostgresStore put / search``: LangGraph's store on the same data, namespace (tenant, user);
 - ``(sealed)``: the same remember and recall with encryption at rest on, in a second tenant
   holding the same data sealed with its data key (``storage.sealing``).
@@ -214,12 +217,36 @@ RAW_SELECT = (
 )
 
 
-def raw_row(i: int, text: str, vector: np.ndarray) -> tuple[Any, ...]:
+# The statements every remember of the issue's design must run, with the bare driver and no
+# decision logic: what is left of "remember new" once SQLAlchemy and our Python are gone.
+FLOOR_READ = (
+    "SELECT id, content_type, content_hash, simhash, slots, embedding FROM memories "
+    "WHERE tenant_id = %s AND user_id = %s AND deleted_at IS NULL AND superseded_by IS NULL "
+    "AND (expires_at IS NULL OR expires_at > %s)"
+)
+FLOOR_AUDIT = (
+    "INSERT INTO memory_audit (at, tenant_id, user_id, action, memory_id, detail) "
+    "VALUES (%s, %s, %s, 'remember', %s, '{}')"
+)
+FLOOR_KEY = "SELECT key_id, wrapped FROM tenant_keys WHERE tenant_id = %s"
+
+
+def floor_remember(conn: psycopg.Connection, insert_sql: str, row: tuple[Any, ...]) -> None:
+    """BEGIN; lock the customer; read their live rows (binary); INSERT; audit; COMMIT."""
+    tenant, user = row[1], row[2]
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (hash((tenant, user)),))
+        conn.cursor(binary=True).execute(FLOOR_READ, (tenant, user, time.time())).fetchall()
+        conn.execute(insert_sql, row)
+        conn.execute(FLOOR_AUDIT, (time.time(), tenant, user, row[0]))
+
+
+def raw_row(text: str, vector: np.ndarray, user: str = "raw-user") -> tuple[Any, ...]:
     normal = norm.normalize(text)
     return (
         uuid.uuid4().hex,
         TENANT,
-        "raw-user",
+        user,
         "fact",
         text,
         norm.content_hash(normal),
@@ -285,7 +312,7 @@ def store_operations(
         "recall (k=5)": recall,
         "remember new (sealed)": remember_new_sealed,
         "recall (k=5) (sealed)": recall_sealed,
-        "raw INSERT": lambda i: insert_once(raw_row(i, raw_texts[i], fresh[i])),
+        "raw INSERT": lambda i: insert_once(raw_row(raw_texts[i], fresh[i])),
         "raw SELECT user rows": lambda i: select_once(data.users[(i * 7) % data.size]),
     }
 
@@ -317,6 +344,7 @@ def bench_postgres(server_url: str, data: Dataset) -> dict[str, Any]:
         load(database, data)
         with (
             psycopg.connect(libpq_url, autocommit=True) as conn,
+            psycopg.connect(libpq_url) as floor_conn,
             PostgresStore.from_conn_string(libpq_url) as lg_store,
         ):
             lg_store.setup()
@@ -345,6 +373,14 @@ def bench_postgres(server_url: str, data: Dataset) -> dict[str, Any]:
             )
             operations["PostgresStore search"] = lambda i: lg_store.search(
                 (TENANT, data.users[(i * 7) % data.size]), limit=5
+            )
+            # Odd users: as many rows as the even ones "remember new" writes to.
+            floor_rows = [
+                raw_row(text, data.vectors[i], data.users[(2 * i + 1) % data.size])
+                for i, text in enumerate(new_texts)
+            ]
+            operations["bare remember floor"] = lambda i: floor_remember(
+                floor_conn, insert_sql, floor_rows[i]
             )
             results = interleaved(operations)
         database.dispose()
@@ -528,6 +564,7 @@ def print_table(
         "remember new (sealed)",
         "recall (k=5) (sealed)",
         "raw INSERT",
+        "bare remember floor",
         "raw SELECT user rows",
         "PostgresStore put",
         "PostgresStore search",
@@ -544,6 +581,10 @@ def print_table(
     print(
         f"  remember new / raw INSERT:        pg {ratio(pg.get('remember new'), pg.get('raw INSERT'))}"
         f"   sqlite {ratio(lite.get('remember new'), lite.get('raw INSERT'))}"
+    )
+    print(
+        f"  bare remember floor / raw INSERT: pg {ratio(pg.get('bare remember floor'), pg.get('raw INSERT'))}"
+        "   (the design's statements alone: bare driver, no logic)"
     )
     print(
         f"  remember new / PostgresStore put: pg {ratio(pg.get('remember new'), pg.get('PostgresStore put'))}"

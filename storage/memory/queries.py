@@ -143,8 +143,11 @@ class Vectors:
     def read(cls, rows: list[Any], dimension: int, key: TenantKey) -> Vectors:
         """The rows' vectors opened with the tenant's key; erased ones (key destroyed) left out."""
         width = vector_codec.width(dimension)
-        opened = [(row, key.open_sized(row[1], width)) for row in rows]
-        kept = [(row[0], blob, row[2], row[3]) for row, blob in opened if blob is not None]
+        kept = [
+            (row[0], blob, row[2], row[3])
+            for row in rows
+            if (blob := key.open_sized(row[1], width)) is not None
+        ]
         ids, blobs, importance, reinforced = zip(*kept, strict=True) if kept else ((),) * 4
         return cls(
             ids=list(ids),
