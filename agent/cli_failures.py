@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from agent.redaction import redact_text
 from storage.memory import MemoryStoreError
 from storage.migrate import SchemaNotReadyError
+from storage.sealing import SealingError
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -59,7 +60,7 @@ def classify(exc: BaseException) -> Failure | None:
         if isinstance(error, OperationalError | DBAPIError) and _is_connection(error):
             return Failure(EXIT_DATABASE, f"database unreachable: {_first_line(error.orig)}")
     for error in chain:
-        if isinstance(error, MemoryStoreError):
+        if isinstance(error, MemoryStoreError | SealingError):
             return Failure(EXIT_FAILED, error.message)
     return None
 

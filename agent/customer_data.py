@@ -28,7 +28,6 @@ from tools.runtime import CallerScope
 
 if TYPE_CHECKING:
     from agent.services import Services
-    from agent.settings import Settings
 
 
 async def apurge_customer(
@@ -39,7 +38,7 @@ async def apurge_customer(
     sqlite = services.database.backend == "sqlite"
     memory = await services.memory.apurge(tenant_id, user_id)
     tickets = await services.tickets.apurge(tenant_id, user_id)
-    async with aopen_checkpointer(settings.database, settings.data_dir) as saver:
+    async with aopen_checkpointer(settings.database, settings.data_dir, services.keyring) as saver:
         if sqlite:
             await saver.conn.execute("PRAGMA secure_delete=ON")  # type: ignore[attr-defined]
         threads = await adelete_threads_of(saver, tenant_id, user_id)
@@ -63,7 +62,7 @@ async def aexport_customer(services: Services, tenant_id: str, user_id: str) -> 
     settings = services.settings
     memories = await services.memory.aexport(tenant_id, user_id)
     tickets = await services.tickets.afor_customer(tenant_id, user_id)
-    conversations = await _checkpointed_conversations(settings, tenant_id, user_id)
+    conversations = await _checkpointed_conversations(services, tenant_id, user_id)
     server = (
         await aexport_server(settings, tenant_id, user_id)
         if settings.server.url is not None
@@ -90,9 +89,10 @@ async def aexport_customer(services: Services, tenant_id: str, user_id: str) -> 
 
 
 async def _checkpointed_conversations(
-    settings: Settings, tenant_id: str, user_id: str
+    services: Services, tenant_id: str, user_id: str
 ) -> list[dict[str, Any]]:
-    async with aopen_checkpointer(settings.database, settings.data_dir) as saver:
+    settings = services.settings
+    async with aopen_checkpointer(settings.database, settings.data_dir, services.keyring) as saver:
         return [
             {
                 "thread_id": thread_id,

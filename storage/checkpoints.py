@@ -8,6 +8,9 @@ Each checkpoint's metadata gets the conversation's owner: the graph records the 
 resolved in the ``owner`` channel of its state, and these savers copy it into the metadata
 they write (``OwnerStamp``). Erasure then finds every thread of a customer by metadata,
 whether the caller named the customer in the run context, ``configurable`` or ``metadata``.
+
+With ``encryption.keys`` set the callers' ``Keyring`` makes these savers seal what they
+write (``storage.checkpoint_sealing``); without keys they serialize as LangGraph does.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
     BaseCheckpointSaver,
@@ -26,10 +30,13 @@ from langgraph.checkpoint.base import (
     CheckpointMetadata,
 )
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from sqlalchemy import make_url
 
+from storage.checkpoint_sealing import aserializer, strings_as_blobs
 from storage.config import DatabaseConfig
+from storage.sealing import Keyring
 
 CHECKPOINT_FILE = "checkpoints.db"
 
@@ -82,22 +89,43 @@ class OwnerStamp:
         return await super().aput(config, checkpoint, stamped, new_versions)  # type: ignore[misc]
 
 
+class SealedStrings:
+    """Mixed into the Postgres saver: with a sealing serializer, string channel values go
+    through it too (the saver would keep them in its JSONB column in the clear)."""
+
+    serde: Any
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        if isinstance(self.serde, EncryptedSerializer):
+            checkpoint, new_versions = strings_as_blobs(checkpoint, new_versions)
+        return await super().aput(config, checkpoint, metadata, new_versions)  # type: ignore[misc]
+
+
 class OwnedAsyncSqliteSaver(OwnerStamp, AsyncSqliteSaver):
-    """``AsyncSqliteSaver`` that stamps owners."""
+    """``AsyncSqliteSaver`` that stamps owners (it serializes whole checkpoints)."""
 
 
-class OwnedAsyncPostgresSaver(OwnerStamp, AsyncPostgresSaver):
-    """``AsyncPostgresSaver`` that stamps owners."""
+class OwnedAsyncPostgresSaver(OwnerStamp, SealedStrings, AsyncPostgresSaver):
+    """``AsyncPostgresSaver`` that stamps owners and seals string channels when sealing."""
 
 
 @contextlib.asynccontextmanager
 async def aopen_checkpointer(
-    config: DatabaseConfig, data_dir: Path
+    config: DatabaseConfig, data_dir: Path, keyring: Keyring
 ) -> AsyncIterator[BaseCheckpointSaver]:
-    """The async checkpointer (for ``ainvoke`` / ``astream``), tables created, closed on exit."""
+    """The async checkpointer (for ``ainvoke`` / ``astream``), tables created, closed on exit;
+    sealing with ``keyring``'s checkpoint data key when encryption is on."""
+    serde = await aserializer(config, keyring)
     if _is_sqlite(config):
         await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
-        async with OwnedAsyncSqliteSaver.from_conn_string(str(data_dir / CHECKPOINT_FILE)) as saver:
+        async with aiosqlite.connect(str(data_dir / CHECKPOINT_FILE)) as connection:
+            saver = OwnedAsyncSqliteSaver(connection, serde=serde)
             await saver.setup()
             yield saver
         return
@@ -106,7 +134,7 @@ async def aopen_checkpointer(
     pool = AsyncConnectionPool(postgres_conninfo(config), open=False, **_pool_options(config))
     await pool.open()
     try:
-        saver = OwnedAsyncPostgresSaver(pool)  # type: ignore[arg-type]
+        saver = OwnedAsyncPostgresSaver(pool, serde=serde)  # type: ignore[arg-type]
         await saver.setup()
         yield saver
     finally:

@@ -193,7 +193,8 @@ class Keyring:
             secret = self._kek.decrypt(bytes(row.wrapped))  # type: ignore[attr-defined]
         except InvalidToken as exc:
             raise SealingError(
-                f"a tenant's data key is wrapped by a key not in {SETTING} (removed too early?)"
+                f"a data key in tenant_keys is wrapped by a key not in {SETTING} "
+                "(removed too early?)"
             ) from exc
         return TenantKey(key_id=bytes.fromhex(row.key_id), secret=secret)  # type: ignore[attr-defined]
 

@@ -47,7 +47,8 @@ from graphs.support.nodes.tools import tool_node
 from graphs.support.nodes.triage import route_after_triage
 from graphs.support.state import InputState, OutputState, State
 from storage import checkpoints
-from storage.config import DatabaseConfig
+from storage.config import DatabaseConfig, EncryptionConfig
+from storage.sealing import Keyring
 
 
 class Persistence(Protocol):
@@ -55,6 +56,7 @@ class Persistence(Protocol):
 
     database: DatabaseConfig
     data_dir: Path
+    encryption: EncryptionConfig
 
 
 def build_graph(
@@ -105,7 +107,12 @@ async def aopen_checkpointer(settings: Persistence) -> AsyncIterator[BaseCheckpo
     """The checkpointer for the configured database, closed on exit.
 
     It copies each conversation's owner (recorded by the guard node) into checkpoint
-    metadata, which is how ``support-agent purge`` finds a customer's threads.
+    metadata, which is how ``support-agent purge`` finds a customer's threads. With
+    ``encryption.keys`` set it seals the conversation like the rest of the customer's text
+    (``storage.checkpoint_sealing``); a wrong key raises ``SealingError`` here, on opening.
     """
-    async with checkpoints.aopen_checkpointer(settings.database, settings.data_dir) as saver:
+    keyring = Keyring(settings.encryption.keys)
+    async with checkpoints.aopen_checkpointer(
+        settings.database, settings.data_dir, keyring
+    ) as saver:
         yield saver

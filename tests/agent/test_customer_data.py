@@ -7,6 +7,7 @@ their messages is searched for everywhere it could survive.
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -71,34 +72,52 @@ def _file_hits(data_dir: Path, sentinel: str) -> list[str]:
     return [str(p) for p in data_dir.rglob("*") if p.is_file() and needle in p.read_bytes()]
 
 
+def _conversation_text(exported: dict[str, Any]) -> str:
+    return json.dumps(exported["conversations"])
+
+
 async def _purge_leaves_nothing(settings: Settings) -> None:
+    """With encryption on the words are in no column or file even before the purge; export
+    (which opens the sealed checkpoints) shows they were stored, and purge still finds the
+    customer's threads by their metadata."""
+    sealed = settings.encryption.keys is not None
     kept_user, purged_user = f"keep_{uuid.uuid4().hex[:8]}", f"gone_{uuid.uuid4().hex[:8]}"
     kept, purged = f"KEPT{uuid.uuid4().hex[:10]}", f"ZQX{uuid.uuid4().hex[:10]}"
     async with await Services.open(settings) as services, aopen_checkpointer(settings) as saver:
         await _converse(services, saver, kept_user, kept)
         await _converse(services, saver, purged_user, purged)
         backend = services.database.backend
-        before = _file_hits(settings.data_dir, purged) if backend == "sqlite" else []
-        before += _postgres_hits(services, purged) if backend == "postgresql" else []
-        assert before, "the sentinel must be stored somewhere before the purge"
+
+        def hits(sentinel: str) -> list[str]:
+            if backend == "sqlite":
+                return _file_hits(settings.data_dir, sentinel)
+            return _postgres_hits(services, sentinel)
+
+        if sealed:
+            assert hits(purged) == [], "sealed: the customer's words are nowhere in the clear"
+        else:
+            assert hits(purged), "the sentinel must be stored somewhere before the purge"
 
         exported = await aexport_customer(services, settings.tenant_id, purged_user)
         assert any(purged in memory["content"] for memory in exported["memories"])
         [ticket] = exported["tickets"]
         assert purged in ticket["summary"]
         assert ticket["customer_ref"] == purged_user
+        assert len(exported["conversations"]) == 1
+        assert purged in _conversation_text(exported)
 
         counts = await apurge_customer(services, settings.tenant_id, purged_user)
 
         assert counts[backend]["memories"] >= 1
         assert counts[backend]["tickets"] == 1
         assert counts["checkpoints"]["threads"] == 1
-        if backend == "sqlite":
-            assert _file_hits(settings.data_dir, purged) == []
-            assert _file_hits(settings.data_dir, kept), "another customer's data must stay"
+        assert hits(purged) == []
+        if sealed:
+            other = await aexport_customer(services, settings.tenant_id, kept_user)
+            assert kept in _conversation_text(other), "another customer's data must stay"
+            assert hits(kept) == []
         else:
-            assert _postgres_hits(services, purged) == []
-            assert _postgres_hits(services, kept), "another customer's data must stay"
+            assert hits(kept), "another customer's data must stay"
         again = await apurge_customer(services, settings.tenant_id, purged_user)
         assert again[backend]["memories"] == 0
         assert again[backend]["tickets"] == 0
@@ -125,11 +144,27 @@ async def test_purge_on_postgres_leaves_the_customer_in_no_column(
 
 
 async def test_export_and_purge_with_encryption_at_rest(tmp_path: Path) -> None:
-    """Sealed memories and tickets: export still gives the customer's words back, purge still
-    removes every trace (the scan also reads the sealed tables)."""
+    """Sealed memories, tickets and checkpoints: export still gives the customer's words
+    back, purge still removes every trace (the scan also reads the sealed tables)."""
     settings = load_settings(
         environment="test",
         data_dir=tmp_path / "data",
         encryption={"keys": Fernet.generate_key().decode()},
     )
+    await _purge_leaves_nothing(settings)
+
+
+@pytest.mark.postgres
+async def test_export_and_purge_with_encryption_at_rest_on_postgres(
+    tmp_path: Path, own_postgres_url: str
+) -> None:
+    settings = load_settings(
+        environment="test",
+        data_dir=tmp_path / "pg",
+        database={"url": own_postgres_url},
+        encryption={"keys": Fernet.generate_key().decode()},
+    )
+    database = Database(settings.database)
+    migrate.upgrade(database)
+    database.dispose()
     await _purge_leaves_nothing(settings)
