@@ -100,7 +100,9 @@ def strings_as_blobs(
     )
 
 
-async def aserializer(config: DatabaseConfig, keyring: Keyring) -> SerializerProtocol | None:
+async def asealing_serializer(
+    config: DatabaseConfig, keyring: Keyring
+) -> SerializerProtocol | None:
     """The sealing serializer with the checkpoint data key (created on first use), or
     ``None`` without encryption (the savers' default serializer, as before)."""
     if not keyring.enabled:

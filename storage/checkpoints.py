@@ -34,7 +34,7 @@ from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from sqlalchemy import make_url
 
-from storage.checkpoint_sealing import aserializer, strings_as_blobs
+from storage.checkpoint_sealing import asealing_serializer, strings_as_blobs
 from storage.config import DatabaseConfig
 from storage.sealing import Keyring
 
@@ -121,7 +121,7 @@ async def aopen_checkpointer(
 ) -> AsyncIterator[BaseCheckpointSaver]:
     """The async checkpointer (for ``ainvoke`` / ``astream``), tables created, closed on exit;
     sealing with ``keyring``'s checkpoint data key when encryption is on."""
-    serde = await aserializer(config, keyring)
+    serde = await asealing_serializer(config, keyring)
     if _is_sqlite(config):
         await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
         async with aiosqlite.connect(str(data_dir / CHECKPOINT_FILE)) as connection:
