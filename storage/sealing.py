@@ -35,6 +35,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Field, SQLModel
 
+from storage.ids import validate_id
+
 VERSION = b"\x01"
 KEY_ID_BYTES = 8
 NONCE_BYTES = 12
@@ -233,7 +235,12 @@ class Keyring:
 
 
 def destroy(connection: Connection, tenant_id: str) -> bool:
-    """Crypto-erase a tenant: its sealed values become unreadable everywhere, backups too."""
+    """Crypto-erase a tenant: its sealed values become unreadable everywhere, backups too.
+
+    Only a tenant's key: ``tenant_id`` must follow the id rule, which the reserved rows of
+    ``tenant_keys`` (the checkpoint key, ``#checkpoints``) break, so no typo erases every
+    conversation at once."""
+    tenant_id = validate_id("tenant_id", tenant_id)
     deleted = connection.execute(delete(tenant_keys).where(tenant_keys.c.tenant_id == tenant_id))
     return deleted.rowcount > 0
 

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
+from sqlalchemy import delete
 
 from agent.cli_failures import EXIT_FAILED, Failure, classify
 from agent.services import Services
@@ -29,7 +30,8 @@ from storage.checkpoint_sealing import CHECKPOINT_KEY
 from storage.checkpoints import CHECKPOINT_FILE
 from storage.config import DatabaseConfig
 from storage.engine import Database
-from storage.sealing import Keyring, SealingError, destroy
+from storage.ids import InvalidIdError
+from storage.sealing import Keyring, SealingError, destroy, tenant_keys
 from tests.memory.test_encryption import sqlite_files_holding
 from tests.memory.test_erasure import places_holding
 
@@ -202,7 +204,12 @@ async def test_a_destroyed_checkpoint_key_reads_as_a_clear_error(tmp_path: Path)
     database = Database(settings.database)
     try:
         with database.transaction() as connection:
-            assert destroy(connection, CHECKPOINT_KEY) is True
+            with pytest.raises(InvalidIdError):
+                destroy(connection, CHECKPOINT_KEY)  # destroy-tenant never reaches it
+            deleted = connection.execute(
+                delete(tenant_keys).where(tenant_keys.c.tenant_id == CHECKPOINT_KEY)
+            )
+            assert deleted.rowcount == 1
     finally:
         database.dispose()
 
