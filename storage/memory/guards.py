@@ -11,6 +11,10 @@ duplicate when none of these differ (each check is cheap, deterministic and expl
 - ``entity``: a name in one text was replaced by another name in the other (capitalised words
   past the first, e-mail addresses); an added name alone is not a substitution;
 - ``slot``: both state the same customer attribute with different values (``slots``).
+
+``both_hold`` asks the converse question for corrections a model judges (``remember``'s
+``supersedes``): can the two facts be true together, so that nothing may supersede one by the
+other? A model's word is not evidence, so it stands only where these rules see a change.
 """
 
 from __future__ import annotations
@@ -113,6 +117,14 @@ _OPENERS = frozenset(
     ]
 )
 _EMAIL = re.compile(r"\b[\w.%+-]+@[\w.-]+\.[a-z]{2,24}\b", re.IGNORECASE)
+# Words by which a customer says a fact is new or changed ("I *now* live in ...").
+_UPDATE = re.compile(
+    r"\b(now|nowadays|these days|actually|anymore|any more|no longer|instead|moved|changed"
+    r"|switched|new|updated?|correction)\b",
+    re.IGNORECASE,
+)
+# Words by which a customer says a fact comes on top of the others ("I *also* have a cat").
+_ADDITION = re.compile(r"\b(also|as well|another|in addition|besides)\b", re.IGNORECASE)
 # Opposite poles as base words; inflections (-s, -es, -ed, -d, -ing) are generated below.
 _OPPOSITES = (
     ("rise", "fall"),
@@ -227,3 +239,20 @@ def differences(a: str, b: str) -> list[str]:
 
 def same_fact(a: str, b: str) -> bool:
     return not differences(a, b)
+
+
+def both_hold(new: str, old: str) -> bool:
+    """Whether ``new`` leaves ``old`` true, so that no judgement may supersede ``old`` by it.
+
+    They both hold when they state different customer attributes (slots with no key in
+    common: a new allergy adds to the old one), when ``new`` says it adds ("I also have a
+    cat"), or when nothing tells them apart (no number, negation, direction, name or slot
+    value differs) and ``new`` does not say it is a change: "I have a cat" beside "I have a
+    dog" is a second pet, "I now live in Portland" replaces "I live in Seattle".
+    """
+    slots_new, slots_old = slot_rules.recognise(new), slot_rules.recognise(old)
+    if slots_new and slots_old and not slots_new.keys() & slots_old.keys():
+        return True
+    if _ADDITION.search(new):
+        return True
+    return not differences(new, old) and not _UPDATE.search(new)

@@ -21,6 +21,20 @@ def decayed_importance(
     return importance * np.exp2(-age / half_life_s)
 
 
+def best(
+    ids: list[str], scores: np.ndarray, limit: int, floor: float = 0.0
+) -> list[tuple[str, float]]:
+    """The (id, score) pairs of the ``limit`` highest scores above ``floor``, best first."""
+    count = min(limit, len(ids))
+    if count == 0:
+        return []
+    chosen = np.argpartition(-scores, count - 1)[:count]
+    chosen = chosen[np.argsort(-scores[chosen], kind="stable")]
+    return [
+        (ids[i], float(scores[i])) for i in chosen if math.isfinite(scores[i]) and scores[i] > floor
+    ]
+
+
 def top_scores(
     vectors: Vectors, query: np.ndarray, now: float, half_life_s: float, limit: int
 ) -> list[tuple[str, float]]:
@@ -29,17 +43,19 @@ def top_scores(
     Memories with no positive relevance are not returned: an unrelated memory is noise in a
     prompt however important it is.
     """
-    if not vectors.ids:
-        return []
     relevance = np.clip(vectors.matrix @ query, 0, None)
     scores = relevance * decayed_importance(
         vectors.importance, vectors.reinforced_at, now, half_life_s
     )
-    count = min(limit, len(vectors.ids))
-    best = np.argpartition(-scores, count - 1)[:count]
-    best = best[np.argsort(-scores[best], kind="stable")]
-    return [
-        (vectors.ids[i], float(scores[i]))
-        for i in best
-        if math.isfinite(scores[i]) and scores[i] > 0
-    ]
+    return best(vectors.ids, scores, limit)
+
+
+def closest(
+    vectors: Vectors, vector: np.ndarray, limit: int, floor: float
+) -> list[tuple[str, float]]:
+    """(id, cosine) of the memories most like ``vector``, above ``floor``, closest first.
+
+    Similarity alone, unlike recall: what a new fact may correct is the memory saying the most
+    similar thing, however old or unimportant it has become.
+    """
+    return best(vectors.ids, vectors.matrix @ vector, limit, floor)

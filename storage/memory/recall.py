@@ -4,6 +4,10 @@ that both counts the access and returns the winners' full rows.
 The two statements run in autocommit (two round trips instead of five with BEGIN/COMMIT):
 neither needs the other's atomicity, and the UPDATE re-checks scope and liveness, so a
 memory forgotten in between is neither counted nor returned.
+
+neighbours(): the same fetch, ranked by similarity alone, then a SELECT of the winners in
+place of the UPDATE. It is a look at what a new fact may correct (the correction judge's
+candidates), not a use of those memories, so it counts no access.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from sqlalchemy import ARRAY, Select, String, Update, any_, bindparam, func, update
+from sqlalchemy import ARRAY, Select, String, Update, any_, bindparam, func, select, update
 
 from storage.config import MemoryConfig
 from storage.memory.binary_results import binary_results
@@ -27,7 +31,7 @@ from storage.memory.queries import (
     vector_select,
     width_parameters,
 )
-from storage.memory.ranking import top_scores
+from storage.memory.ranking import closest, top_scores
 from storage.memory.scope import Scope
 from storage.memory.tables import memories
 from storage.sealing import TenantKey
@@ -63,6 +67,13 @@ def _touch(backend: str) -> Update:
     )
 
 
+@functools.cache
+def _records() -> Select:
+    return select(*RECORD_COLUMNS).where(
+        bound_scope(), memories.c.id.in_(bindparam("ids", expanding=True)), live(bindparam("now"))
+    )
+
+
 def recall_plan(
     *,
     scope: Scope,
@@ -95,6 +106,39 @@ def recall_plan(
         {**scope_parameters(scope), "now": now, "ids": [memory_id for memory_id, _ in ranked]},
     )
     records = {row.id: MemoryRecord.from_row(row, key) for row in touched}
+    return [
+        RecalledMemory(memory=records[memory_id], score=score)
+        for memory_id, score in ranked
+        if memory_id in records
+    ]
+
+
+def neighbours_plan(
+    *,
+    scope: Scope,
+    request: RecallInput,
+    vector: np.ndarray,
+    min_similarity: float,
+    now: float,
+    key: TenantKey,
+) -> Plan[list[RecalledMemory]]:
+    """``score`` is the cosine similarity to ``vector``; ``request.query`` is not read again."""
+    parameters = {**scope_parameters(scope), "now": now, **width_parameters(vector.shape[0])}
+    if request.content_types:
+        parameters["content_types"] = request.content_types
+    rows = yield Step(_fetch(bool(request.content_types)), "all", parameters)
+    vectors = Vectors.read(rows, vector.shape[0], key)
+    ranked = closest(vectors, vector, request.limit, min_similarity)
+    if not ranked:
+        return []
+    found = yield Step(
+        _records(),
+        "all",
+        {**scope_parameters(scope), "now": now, "ids": [memory_id for memory_id, _ in ranked]},
+    )
+    records = {
+        record.id: record for row in found if (record := MemoryRecord.opened(row, key)) is not None
+    }
     return [
         RecalledMemory(memory=records[memory_id], score=score)
         for memory_id, score in ranked

@@ -33,11 +33,15 @@ from storage.memory.erasure import (
     purge_plan,
     validate_memory_id,
 )
-from storage.memory.errors import EmbeddingFailedError, MemoryStorageError
+from storage.memory.errors import (
+    EmbeddingFailedError,
+    InvalidMemoryInputError,
+    MemoryStorageError,
+)
 from storage.memory.execution import Plan, arun, run
 from storage.memory.inputs import RecallInput, RememberInput, parse, unit_vector
 from storage.memory.models import MemoryRecord, RecalledMemory, RememberResult
-from storage.memory.recall import recall_plan
+from storage.memory.recall import neighbours_plan, recall_plan
 from storage.memory.remember import remember_plan
 from storage.memory.scope import Scope, validate_id
 from storage.memory.sweep import sweep_batch_plan
@@ -362,6 +366,42 @@ class MemoryStore:
             )
         plan = self._recall(scope, request, vector)
         return await self._arun_keyed("recall", scope.tenant_id, plan, autocommit=True)
+
+    async def aneighbours(
+        self,
+        scope: Scope,
+        content: str,
+        *,
+        content_type: str,
+        limit: int = 3,
+        min_similarity: float = 0.0,
+    ) -> list[RecalledMemory]:
+        """The scope's current memories of ``content_type`` most similar to ``content`` (cosine
+        above ``min_similarity``, as ``score``), closest first.
+
+        What a new fact may correct, for a judge that decides before ``aremember`` and outside
+        its lock: read-only (no access is counted, unlike ``arecall``), and ``content`` is
+        embedded as ``aremember`` embeds it, so the scores compare like the store's own.
+        """
+        request = parse(
+            RecallInput,
+            self.config,
+            query=content,
+            content_types=[content_type],
+            limit=limit,
+        )
+        if not 0 <= min_similarity < 1:
+            raise InvalidMemoryInputError("min_similarity", "must be at least 0 and below 1")
+        vector = await self._aembedded("content", lambda: self._aembed_one(request.query))
+        plan = functools.partial(
+            neighbours_plan,
+            scope=scope,
+            request=request,
+            vector=vector,
+            min_similarity=min_similarity,
+            now=time.time(),
+        )
+        return await self._arun_keyed("neighbours", scope.tenant_id, plan, autocommit=True)
 
     async def aforget(self, scope: Scope, memory_id: str) -> bool:
         return await self._arun("forget", self._forget(scope, memory_id))

@@ -98,3 +98,24 @@ def test_an_added_name_alone_is_not_a_substitution() -> None:
 )
 def test_slots_a_correction_is_recognised_by(text: str, expected: dict[str, str]) -> None:
     assert slots.recognise(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("new", "old", "expected"),
+    [
+        ("I have a cat", "I have a dog", True),
+        ("I also have a cat", "I have a dog", True),
+        ("I'm allergic to peanuts", "I'm allergic to latex", True),
+        ("My shoe size is 42", "My T-shirt size is M", True),
+        ("I live in Seattle", "I live in Seattle", True),
+        ("I now live in Portland", "I live in Seattle", False),
+        ("I switched to a Mac", "I use Windows", False),
+        ("My favourite colour is now green", "My favourite colour is blue", False),
+        ("I have 2 dogs", "I have 1 dog", False),
+        ("I no longer have a dog", "I have a dog", False),
+    ],
+)
+def test_both_hold_when_nothing_says_the_new_fact_changes_the_old(
+    new: str, old: str, expected: bool
+) -> None:
+    assert guards.both_hold(new, old) is expected
