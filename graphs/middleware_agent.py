@@ -16,7 +16,8 @@ The middleware order is the point of the example:
 3. LangChain's ``PIIMiddleware`` redacting e-mail addresses in the customer's message in
    the state, *before* ...
 4. ``MemoryMiddleware`` remembers the turn's facts (after the agent, from that state), so
-   what it stores is the redacted text.
+   what it stores is the redacted text; the agent's model is its correction judge
+   (``tools.correction_judge``), as in our graph.
 
 Needs the ``langchain`` extra (``pip install "support-agent[langchain]"``).
 """
@@ -62,8 +63,10 @@ def support_middleware(
     *,
     tool_dependencies: Mapping[str, str] | None = None,
     schema: Schema = "langchain",
+    judge: BaseChatModel | None = None,
 ) -> list[AgentMiddleware]:
-    """The pack's middleware, in the order the module docstring explains."""
+    """The pack's middleware, in the order the module docstring explains; ``judge`` is the
+    chat model asked which memories a new fact corrects (None: the store's rules alone)."""
     tenant = services.settings.tenant_id
     return [
         ResilienceMiddleware(services.resilience, tools=tool_dependencies, default_tenant=tenant),
@@ -77,6 +80,7 @@ def support_middleware(
             extract=durable_facts,
             access_log=services.access_log,
             default_tenant=tenant,
+            judge=judge,
         ),
     ]
 
@@ -96,7 +100,9 @@ def build_agent(
         model,
         tools=[*services.tools, *tools],
         system_prompt=SYSTEM_PROMPT,
-        middleware=support_middleware(services, tool_dependencies=tool_dependencies, schema=schema),
+        middleware=support_middleware(
+            services, tool_dependencies=tool_dependencies, schema=schema, judge=model
+        ),
         checkpointer=checkpointer,
         name="support_middleware_agent",
     )

@@ -7,7 +7,10 @@
 - **remember** (``after_agent``): the durable facts ``extract`` finds in the customer's
   latest message are stored with ``MemoryStore.aremember``, which deduplicates (and
   supersedes) exactly as for our graph. Put LangChain's ``PIIMiddleware`` (with
-  ``apply_to_input``) before this one and it stores the redacted text.
+  ``apply_to_input``) before this one and it stores the redacted text. Given a ``judge``
+  chat model, the async hook first asks it which close memories each fact makes out of
+  date (``tools.correction_judge``, as our graph's remember node does); the sync hook, and
+  any failure of the judge, leave the store's rules to decide alone.
 
 Identity comes from the runtime like the tools' (``tools.runtime``): a run without a
 customer recalls and keeps nothing, and neither does a staff member's run (what staff type
@@ -17,6 +20,7 @@ without memories, as in our graph.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Annotated, Any, NotRequired, Protocol
@@ -29,6 +33,7 @@ from langchain.agents.middleware import (
     ModelResponse,
 )
 from langchain.agents.middleware.types import PrivateStateAttr
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AnyMessage, HumanMessage, SystemMessage
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
@@ -37,6 +42,7 @@ from storage.access_log import AccessLog
 from storage.memory import MemoryStore, RecalledMemory, Scope
 from storage.text import clean_text
 from tools.audit import read_entries
+from tools.correction_judge import CorrectionJudge, verdicts
 from tools.errors import ToolError
 from tools.resilience import Resilience, call_scope
 from tools.runtime import CallerScope, caller_scope
@@ -98,6 +104,7 @@ class MemoryMiddleware(AgentMiddleware[MemoryState, Any]):
         limit: int = 3,
         min_score: float = 0.25,
         max_chars: int = 1500,
+        judge: BaseChatModel | None = None,
     ) -> None:
         super().__init__()
         self.extract = extract
@@ -110,6 +117,11 @@ class MemoryMiddleware(AgentMiddleware[MemoryState, Any]):
         self._arecall = resilience.guard("memory", operation="recall")(store.arecall)
         self._remember = resilience.guard("memory", operation="remember")(store.remember)
         self._aremember = resilience.guard("memory", operation="remember")(store.aremember)
+        self._aneighbours = resilience.guard("memory", operation="neighbours")(store.aneighbours)
+        asked = None if judge is None else verdicts(judge)
+        self._ajudge = (
+            None if asked is None else resilience.guard("llm", operation="judge")(asked.ainvoke)
+        )
 
     def _customer(self) -> CallerScope | None:
         """The customer this run serves, or None (nobody named, or staff)."""
@@ -183,6 +195,11 @@ class MemoryMiddleware(AgentMiddleware[MemoryState, Any]):
     ) -> ModelCallResult:
         return await handler(self._with_memories(request))
 
+    def _judge(self, scope: Scope) -> CorrectionJudge | None:
+        if self._ajudge is None:
+            return None
+        return CorrectionJudge(functools.partial(self._aneighbours, scope), self._ajudge)
+
     def after_agent(self, state: MemoryState, runtime: Runtime[Any]) -> dict[str, Any] | None:
         subject = self._subject(state)
         if subject is None:
@@ -209,15 +226,19 @@ class MemoryMiddleware(AgentMiddleware[MemoryState, Any]):
         if subject is None:
             return None
         who, text = subject
+        scope = Scope(who.tenant_id, who.user_id or "")
+        judge = self._judge(scope)
         try:
             with call_scope(who.tenant_id, who.user_id, who.session_id):
                 for fact in self.extract(text):
+                    judged = await judge.outdated(fact.content, fact.content_type) if judge else ()
                     await self._aremember(
-                        Scope(who.tenant_id, who.user_id or ""),
+                        scope,
                         fact.content,
                         content_type=fact.content_type,
                         importance=fact.importance,
                         metadata={"source": "conversation", "thread": who.session_id or ""},
+                        supersedes=judged,
                     )
         except ToolError as exc:
             logger.warning("remember failed (%s)", exc.code)
