@@ -9,7 +9,8 @@ decide whether a new memory may replace an older one:
   language, subscriptions) replaces the current memories of the same slot with another value;
 - ``neighbour``: also a very close memory of the same type that says the opposite (a negation
   or a direction flipped, nothing else different) is replaced, e.g. "likes the new app" by
-  "does not like the new app";
+  "does not like the new app"; these are also the only types a configured chat model is
+  asked about (``tools.correction_judge``), since only they are replaced by meaning;
 - neither: the memory records an event; a later one never makes it untrue.
 """
 
