@@ -194,3 +194,19 @@ async def test_the_guards_refuse_to_let_a_judgement_replace_a_fact_that_still_ho
     assert model_server.pending == 1, "a second pet is not a candidate: no model is asked"
     assert [f["superseded"] for f in cat["remembered"]] == [[]]
     assert await _states(services, user) == {"I have a dog": "live", "I have a cat": "live"}
+
+
+async def test_after_the_model_failed_in_the_turn_the_judge_is_not_asked(
+    services: Services, model_server: ModelServer, user: str
+) -> None:
+    await _seed(services, user, ("I live in Seattle", "fact"))
+    model_server.script(Status(500), Status(500), _verdict(1))
+
+    moved = await turn(_graph(services, model_server), PORTLAND, user=user)
+
+    assert "llm" in moved["degraded"], "the turn was answered offline"
+    assert model_server.pending == 1, "a second wait for a failing model is not made"
+    assert await _states(services, user) == {
+        "I live in Seattle": "live",
+        "I now live in Portland": "live",
+    }
