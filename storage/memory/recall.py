@@ -74,6 +74,17 @@ def _records() -> Select:
     )
 
 
+def _scope_vectors(
+    scope: Scope, request: RecallInput, dimension: int, now: float, key: TenantKey
+) -> Plan[Vectors]:
+    """The scope's live vectors of the requested types, opened: the fetch both plans share."""
+    parameters = {**scope_parameters(scope), "now": now, **width_parameters(dimension)}
+    if request.content_types:
+        parameters["content_types"] = request.content_types
+    rows = yield Step(_fetch(bool(request.content_types)), "all", parameters)
+    return Vectors.read(rows, dimension, key)
+
+
 def recall_plan(
     *,
     scope: Scope,
@@ -84,19 +95,7 @@ def recall_plan(
     now: float,
     key: TenantKey,
 ) -> Plan[list[RecalledMemory]]:
-    parameters = {
-        **scope_parameters(scope),
-        "now": now,
-        **width_parameters(query.shape[0]),
-    }
-    if request.content_types:
-        parameters["content_types"] = request.content_types
-    rows = yield Step(
-        _fetch(bool(request.content_types)),
-        "all",
-        parameters,
-    )
-    vectors = Vectors.read(rows, query.shape[0], key)
+    vectors = yield from _scope_vectors(scope, request, query.shape[0], now, key)
     ranked = top_scores(vectors, query, now, config.half_life_days * 86_400, request.limit)
     if not ranked:
         return []
@@ -123,11 +122,7 @@ def neighbours_plan(
     key: TenantKey,
 ) -> Plan[list[RecalledMemory]]:
     """``score`` is the cosine similarity to ``vector``; ``request.query`` is not read again."""
-    parameters = {**scope_parameters(scope), "now": now, **width_parameters(vector.shape[0])}
-    if request.content_types:
-        parameters["content_types"] = request.content_types
-    rows = yield Step(_fetch(bool(request.content_types)), "all", parameters)
-    vectors = Vectors.read(rows, vector.shape[0], key)
+    vectors = yield from _scope_vectors(scope, request, vector.shape[0], now, key)
     ranked = closest(vectors, vector, request.limit, min_similarity)
     if not ranked:
         return []
