@@ -159,7 +159,9 @@ class VectorStore:
         except BaseException:
             self._close_client()
             raise
-        self.collection: Collection = self.langchain._collection
+        # The collection Chroma() just created, through chromadb's public API (as
+        # langchain-chroma itself opens it), for the calls it does not wrap.
+        self.collection: Collection = self.client.get_collection(name=self.config.collection)
 
     def refresh(self) -> bool:
         """Reopen if another process changed the embedded store; True when it did."""

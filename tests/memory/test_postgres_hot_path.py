@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 from langchain_core.embeddings import DeterministicFakeEmbedding
-from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH
 from psycopg.pq import Format
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
@@ -21,6 +20,9 @@ from storage.memory.recall import _fetch, _touch
 from storage.memory.remember import _current, _refresh, _supersede, _upsert
 
 DIMENSION = 384
+# psycopg keeps the parsed form of statements up to this length (``MAX_CACHED_STATEMENT_LENGTH``
+# in psycopg/_queries.py, 3.3, not public API); longer ones are parsed again on every call.
+PARSE_CACHE_LIMIT = 4096
 
 
 def record_formats(database: Database) -> list[Format]:
@@ -103,4 +105,4 @@ def test_hot_statements_fit_psycopgs_parse_cache() -> None:
         _fetch(False),
         _touch("postgresql"),
     ):
-        assert len(str(statement.compile(dialect=dialect))) <= MAX_CACHED_STATEMENT_LENGTH
+        assert len(str(statement.compile(dialect=dialect))) <= PARSE_CACHE_LIMIT
