@@ -38,7 +38,7 @@ def _encryption(settings: Settings, args: argparse.Namespace) -> int:
         ensure_schema(database)
         with database.transaction() as connection:
             if args.action == "rewrap":
-                print(f"rewrapped {keyring.rewrap(connection)} tenant keys with the newest key")
+                print(f"rewrapped {keyring.rewrap(connection)} data keys with the newest key")
             else:
                 found = sealing.destroy(connection, args.tenant)
                 print(f"tenant {args.tenant}: data key {'destroyed' if found else 'not found'}")
