@@ -42,6 +42,9 @@ TYPES: tuple[MemoryType, ...] = (
 )
 BY_NAME = {kind.name: kind for kind in TYPES}
 CONTENT_TYPES = tuple(BY_NAME)
+# The types a newer memory may replace at all: by the rules, or by a caller's or a model's
+# ``supersedes`` (which must not make a reported issue or a past episode "untrue").
+SUPERSEDABLE = tuple(kind.name for kind in TYPES if kind.by_slot or kind.by_neighbour)
 
 
 def default_ttls() -> dict[str, int | None]:

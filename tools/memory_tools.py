@@ -77,7 +77,8 @@ class RememberInput(BaseModel):
         description="memory_ids (from recall) of older memories this one corrects, e.g. the "
         "old address when the customer gives a new one. Usually unnecessary: corrections of "
         "contact preference, phone, e-mail, address, name, sizes, payment, allergies, "
-        "delivery instructions, language and subscriptions are detected automatically.",
+        "delivery instructions, language and subscriptions are detected automatically. "
+        "Issues, episodes and session notes are never replaced.",
     )
 
     @field_validator("replaces")

@@ -51,6 +51,7 @@ from storage.memory.queries import (
 )
 from storage.memory.scope import Scope
 from storage.memory.tables import memories
+from storage.memory_types import SUPERSEDABLE
 from storage.sealing import TenantKey
 
 
@@ -141,7 +142,9 @@ def _supersede(backend: str) -> Update:
         ids = memories.c.id.in_(bindparam("ids", expanding=True))
     return (
         update(memories)
-        .where(bound_scope(), ids, live(bindparam("now")))
+        .where(
+            bound_scope(), ids, live(bindparam("now")), memories.c.content_type.in_(SUPERSEDABLE)
+        )
         .values(superseded_by=bindparam("new_id"), superseded_at=bindparam("now"))
         .returning(*RECORD_COLUMNS)
     )

@@ -41,3 +41,25 @@ def test_unknown_types_are_refused_for_remember_and_recall(
         store.recall(scope, "q", content_types=["gossip"])
     found = store.recall(scope, "q", content_types=["identifier", "issue"])
     assert found == []
+
+
+def test_no_supersedes_makes_an_issue_or_an_episode_untrue(
+    store: MemoryStore, scope: Scope
+) -> None:
+    """A model's ``replaces`` (the tool) reaches only types the rules may replace too."""
+    issue = store.remember(scope, "the parcel arrived damaged", content_type="issue").memory
+    episode = store.remember(scope, "asked for a refund on Monday", content_type="episode").memory
+    old_fact = store.remember(scope, "I live in Seattle").memory
+
+    result = store.remember(
+        scope, "I now live in Portland", supersedes=[issue.id, episode.id, old_fact.id]
+    )
+
+    assert [old.id for old in result.superseded] == [old_fact.id]
+    states = {m["id"]: m["state"] for m in store.export(scope.tenant_id, scope.user_id)["memories"]}
+    assert states == {
+        issue.id: "live",
+        episode.id: "live",
+        old_fact.id: "superseded",
+        result.memory.id: "live",
+    }
