@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Insert, insert
 
+from storage.memory.execution import Step
 from storage.memory.scope import Scope
 from storage.memory.tables import audit
 
@@ -54,11 +55,13 @@ def scoped(
     )
 
 
-def record(entries: Iterable[dict[str, Any]]) -> Insert:
-    return insert(audit).values(list(entries))
-
-
 @functools.cache
-def insert_entry() -> Insert:
-    """One compiled INSERT for the hot path; execute it with an ``entry`` as parameters."""
+def _insert() -> Insert:
     return insert(audit)
+
+
+def written(entries: Iterable[dict[str, Any]]) -> Step:
+    """The step that writes ``entries`` (``entry`` / ``scoped``): one INSERT compiled once,
+    executed for each entry."""
+    listed = list(entries)
+    return Step(_insert(), "rowcount", listed[0] if len(listed) == 1 else listed)

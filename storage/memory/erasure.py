@@ -50,7 +50,7 @@ def forget_plan(*, scope: Scope, memory_id: str, now: float, backend: str) -> Pl
     )
     if forgotten is None:
         return False
-    yield Step(audit.record([audit.scoped(scope, "forget", memory_id, now)]), "rowcount")
+    yield audit.written([audit.scoped(scope, "forget", memory_id, now)])
     return True
 
 
@@ -74,7 +74,7 @@ def forget_matching_plan(
         "rowcount",
     )
     entries = [audit.scoped(scope, "forget", m.id, now, reason="request") for m in chosen]
-    yield Step(audit.record(entries), "rowcount")
+    yield audit.written(entries)
     return chosen
 
 
@@ -149,20 +149,17 @@ def purge_plan(*, tenant_id: str, user_id: str, now: float, backend: str) -> Pla
         "audit_entries": audit_count,
     }
     subject = hashlib.sha256(f"{tenant_id}\x00{user_id}".encode()).hexdigest()
-    yield Step(
-        audit.record(
-            [
-                audit.entry(
-                    "purge",
-                    None,
-                    now,
-                    tenant_id=tenant_id,
-                    user_id=None,
-                    subject_sha256=subject,
-                    **counts,
-                )
-            ]
-        ),
-        "rowcount",
+    yield audit.written(
+        [
+            audit.entry(
+                "purge",
+                None,
+                now,
+                tenant_id=tenant_id,
+                user_id=None,
+                subject_sha256=subject,
+                **counts,
+            )
+        ]
     )
     return counts

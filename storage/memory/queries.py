@@ -14,10 +14,13 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     Executable,
     Select,
+    String,
     and_,
+    any_,
     bindparam,
     false,
     func,
@@ -72,6 +75,15 @@ def width_parameters(dimension: int) -> dict[str, int]:
     """The byte widths of a stored vector of ``dimension``: plain and sealed."""
     width = vector_codec.width(dimension)
     return {"width": width, "sealed_width": width + OVERHEAD}
+
+
+def with_ids(backend: str) -> ColumnElement[bool]:
+    """The memory's id is one of the ``ids`` parameter: on Postgres one array parameter rather
+    than an expanding IN list, so the SQL text is the same for any number of ids and is
+    compiled (and prepared by the server) once."""
+    if backend == "postgresql":
+        return memories.c.id == any_(bindparam("ids", type_=ARRAY(String)))
+    return memories.c.id.in_(bindparam("ids", expanding=True))
 
 
 def expired(now: Time) -> ColumnElement[bool]:

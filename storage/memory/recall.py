@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from sqlalchemy import ARRAY, Select, String, Update, any_, bindparam, func, select, update
+from sqlalchemy import Select, Update, bindparam, func, select, update
 
 from storage.config import MemoryConfig
 from storage.memory.binary_results import binary_results
@@ -30,6 +30,7 @@ from storage.memory.queries import (
     scope_parameters,
     vector_select,
     width_parameters,
+    with_ids,
 )
 from storage.memory.ranking import closest, top_scores
 from storage.memory.scope import Scope
@@ -47,13 +48,7 @@ def _fetch(by_type: bool) -> Select:
 
 @functools.cache
 def _touch(backend: str) -> Update:
-    if backend == "postgresql":
-        # One array parameter instead of an expanding IN list: the same SQL text for any
-        # number of ids, so it is compiled once.
-        ids = memories.c.id == any_(bindparam("ids", type_=ARRAY(String)))
-    else:
-        ids = memories.c.id.in_(bindparam("ids", expanding=True))
-    conditions = [bound_scope(), ids, live(bindparam("now"))]
+    conditions = [bound_scope(), with_ids(backend), live(bindparam("now"))]
     if backend == "postgresql":
         # The only write of a recall is the access count: not worth waiting for a WAL flush
         # on a read path (a crash may lose the last counts, never a memory). Set inside the

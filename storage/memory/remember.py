@@ -23,12 +23,9 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import (
-    ARRAY,
     Insert,
     Select,
-    String,
     Update,
-    any_,
     bindparam,
     case,
     select,
@@ -48,6 +45,7 @@ from storage.memory.queries import (
     live,
     scope_lock,
     scope_parameters,
+    with_ids,
 )
 from storage.memory.scope import Scope
 from storage.memory.tables import memories
@@ -136,14 +134,13 @@ def _refresh() -> Update:
 
 @functools.cache
 def _supersede(backend: str) -> Update:
-    if backend == "postgresql":
-        ids = memories.c.id == any_(bindparam("ids", type_=ARRAY(String)))
-    else:
-        ids = memories.c.id.in_(bindparam("ids", expanding=True))
     return (
         update(memories)
         .where(
-            bound_scope(), ids, live(bindparam("now")), memories.c.content_type.in_(SUPERSEDABLE)
+            bound_scope(),
+            with_ids(backend),
+            live(bindparam("now")),
+            memories.c.content_type.in_(SUPERSEDABLE),
         )
         .values(superseded_by=bindparam("new_id"), superseded_at=bindparam("now"))
         .returning(*RECORD_COLUMNS)
@@ -231,8 +228,7 @@ def remember_plan(
             },
         )
         memory = MemoryRecord.from_row(refreshed, key)
-        entry = audit.scoped(scope, "dedup", memory.id, now, tier=decision.tier)
-        yield Step(audit.insert_entry(), "rowcount", entry)
+        yield audit.written([audit.scoped(scope, "dedup", memory.id, now, tier=decision.tier)])
         return RememberResult(memory, True, decision.tier, memory.id)
 
     new_id = uuid.uuid4().hex
@@ -242,11 +238,7 @@ def remember_plan(
     memory = MemoryRecord.from_row(row, key)
     if memory.id != new_id and memory.access_count > 0:
         # A live row this scope's read could not see: written around the store.
-        yield Step(
-            audit.insert_entry(),
-            "rowcount",
-            audit.scoped(scope, "dedup", memory.id, now, tier="exact"),
-        )
+        yield audit.written([audit.scoped(scope, "dedup", memory.id, now, tier="exact")])
         return RememberResult(memory, True, "exact", memory.id)
     superseded: tuple[MemoryRecord, ...] = ()
     replacing = [i for i in dict.fromkeys(decision.superseded + supersedes) if i != memory.id]
@@ -267,5 +259,5 @@ def remember_plan(
     entries = [audit.scoped(scope, "remember", memory.id, now)] + [
         audit.scoped(scope, "supersede", old.id, now, superseded_by=memory.id) for old in superseded
     ]
-    yield Step(audit.insert_entry(), "rowcount", entries if len(entries) > 1 else entries[0])
+    yield audit.written(entries)
     return RememberResult(memory=memory, deduped=False, superseded=superseded)

@@ -41,18 +41,15 @@ def sweep_batch_plan(*, batch_size: int, forget_grace_s: int, now: float) -> Pla
         .returning(memories.c.id, memories.c.tenant_id, memories.c.user_id, memories.c.deleted_at)
     )
     if deleted:
-        yield Step(
-            audit.record(
-                audit.entry(
-                    "sweep",
-                    row.id,
-                    now,
-                    tenant_id=row.tenant_id,
-                    user_id=row.user_id,
-                    reason="expired" if row.deleted_at is None else "forgotten",
-                )
-                for row in deleted
-            ),
-            "rowcount",
+        yield audit.written(
+            audit.entry(
+                "sweep",
+                row.id,
+                now,
+                tenant_id=row.tenant_id,
+                user_id=row.user_id,
+                reason="expired" if row.deleted_at is None else "forgotten",
+            )
+            for row in deleted
         )
     return len(claimed), len(deleted)
