@@ -67,7 +67,3 @@ def simhash(normalized: str, key: bytes = b"") -> int:
 def to_signed(value: int) -> int:
     """Postgres BIGINT is signed; store the unsigned hash's two's-complement."""
     return value - (1 << 64) if value >= 1 << 63 else value
-
-
-def to_unsigned(value: int) -> int:
-    return value + (1 << 64) if value < 0 else value

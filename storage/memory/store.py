@@ -289,12 +289,6 @@ class MemoryStore:
         """Hide a memory now (soft delete); the sweep erases its text after the grace period."""
         return self._run("forget", self._forget(scope, memory_id))
 
-    def forget_matching(self, scope: Scope, matches: Callable[[str], bool]) -> list[MemoryRecord]:
-        """Forget (soft delete) every current memory whose text ``matches``; returns them, so
-        the caller can tell the customer what was forgotten."""
-        plan = self._forget_matching(scope, matches)
-        return self._run_keyed("forget", scope.tenant_id, plan)
-
     def sweep(self, batch_size: int | None = None) -> int:
         """Hard-delete expired and long-forgotten memories in batches; returns rows deleted."""
         total = 0
@@ -409,6 +403,8 @@ class MemoryStore:
     async def aforget_matching(
         self, scope: Scope, matches: Callable[[str], bool]
     ) -> list[MemoryRecord]:
+        """Forget (soft delete) every current memory whose text ``matches``; returns them, so
+        the caller can tell the customer what was forgotten ("forget my phone number")."""
         plan = self._forget_matching(scope, matches)
         return await self._arun_keyed("forget", scope.tenant_id, plan)
 

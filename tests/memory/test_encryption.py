@@ -97,7 +97,9 @@ def test_no_customer_sentence_in_any_column_or_file(
     assert again is False, "a sealed reply still counts as recorded"
 
 
-def test_dedup_and_corrections_work_on_sealed_rows(memory_database: Database, scope: Scope) -> None:
+async def test_dedup_and_corrections_work_on_sealed_rows(
+    memory_database: Database, scope: Scope
+) -> None:
     store = sealed_store(memory_database, KEY_A)
     first = store.remember(scope, "Please only contact me by email, never by phone")
     same = store.remember(scope, "please only contact me by email, never by phone.")
@@ -106,7 +108,7 @@ def test_dedup_and_corrections_work_on_sealed_rows(memory_database: Database, sc
     new = store.remember(scope, "My phone number is 503-555-0147")
     assert [m.id for m in new.superseded] == [old.memory.id]
     assert [m.content for m in new.superseded] == ["My phone number is 503-555-0100"]
-    forgotten = store.forget_matching(scope, lambda text: "phone number" in text)
+    forgotten = await store.aforget_matching(scope, lambda text: "phone number" in text)
     assert [m.id for m in forgotten] == [new.memory.id]
 
 

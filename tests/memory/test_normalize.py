@@ -11,8 +11,8 @@ from storage.memory import normalize
 
 
 def _hamming(a: int, b: int) -> int:
-    """Bits that differ, as ``decide`` counts them (on the unsigned values)."""
-    return (normalize.to_unsigned(a) ^ normalize.to_unsigned(b)).bit_count()
+    """Bits that differ in the two 64-bit patterns, as ``decide`` counts them."""
+    return ((a ^ b) & ((1 << 64) - 1)).bit_count()
 
 
 def test_variants_share_a_normal_form_and_hash() -> None:
