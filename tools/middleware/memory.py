@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from typing import Annotated, Any, NotRequired, Protocol
+from typing import Annotated, Any, NotRequired
 
 from langchain.agents.middleware import (
     AgentMiddleware,
@@ -46,6 +46,7 @@ from tools.correction_judge import CorrectionJudge, verdicts
 from tools.errors import ToolError
 from tools.resilience import Resilience, call_scope
 from tools.runtime import CallerScope, caller_scope
+from tools.stated_facts import Fact, provenance, remember_stated
 
 logger = logging.getLogger(__name__)
 
@@ -55,12 +56,6 @@ MEMORY_HEADER = (
     "What this customer told us in earlier conversations (most relevant first; it may be "
     "out of date, so confirm before acting on it):"
 )
-
-
-class Fact(Protocol):
-    content: str
-    content_type: str
-    importance: float
 
 
 Extract = Callable[[str], Iterable[Fact]]
@@ -213,7 +208,7 @@ class MemoryMiddleware(AgentMiddleware[MemoryState, Any]):
                         fact.content,
                         content_type=fact.content_type,
                         importance=fact.importance,
-                        metadata={"source": "conversation", "thread": who.session_id or ""},
+                        metadata=provenance(who.session_id),
                     )
         except ToolError as exc:
             logger.warning("remember failed (%s)", exc.code)
@@ -231,14 +226,8 @@ class MemoryMiddleware(AgentMiddleware[MemoryState, Any]):
         try:
             with call_scope(who.tenant_id, who.user_id, who.session_id):
                 for fact in self.extract(text):
-                    judged = await judge.outdated(fact.content, fact.content_type) if judge else ()
-                    await self._aremember(
-                        scope,
-                        fact.content,
-                        content_type=fact.content_type,
-                        importance=fact.importance,
-                        metadata={"source": "conversation", "thread": who.session_id or ""},
-                        supersedes=judged,
+                    await remember_stated(
+                        fact, scope, remember=self._aremember, judge=judge, thread=who.session_id
                     )
         except ToolError as exc:
             logger.warning("remember failed (%s)", exc.code)

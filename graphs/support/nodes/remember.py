@@ -31,6 +31,7 @@ from storage.memory import Scope
 from tools.correction_judge import CorrectionJudge, verdicts
 from tools.errors import ToolError
 from tools.runtime import CallerScope
+from tools.stated_facts import remember_stated
 
 logger = logging.getLogger(__name__)
 
@@ -64,19 +65,11 @@ async def remember(
     judge = correction_judge(state, runtime, deps, who, scope) if facts else None
     remembered: list[dict[str, Any]] = []
     corrections: list[str] = []
+    remember = functools.partial(deps.call, who, "memory", deps.services.memory.aremember)
     for fact in facts:
-        judged = await judge.outdated(fact.content, fact.content_type) if judge else ()
         try:
-            result = await deps.call(
-                who,
-                "memory",
-                deps.services.memory.aremember,
-                scope,
-                fact.content,
-                content_type=fact.content_type,
-                importance=fact.importance,
-                metadata={"source": "conversation", "thread": who.session_id or ""},
-                supersedes=judged,
+            result = await remember_stated(
+                fact, scope, remember=remember, judge=judge, thread=who.session_id
             )
         except ToolError as exc:
             logger.warning("remember failed (%s)", exc.code)
