@@ -454,6 +454,11 @@ def pair_outcome(
     return "supersede" if decision.superseded else "keep"
 
 
+def as_stored(vectors: np.ndarray) -> np.ndarray:
+    """Vectors as remember stores them and decide reads them back (float16 rounding)."""
+    return vector_codec.decode(vector_codec.encode(vectors), len(vectors), vectors.shape[1])
+
+
 def scores(predicted: np.ndarray, label: np.ndarray) -> tuple[float, float, int, int]:
     """(precision, recall, predicted positives, false positives)."""
     hits = int((predicted & label).sum())
@@ -467,7 +472,7 @@ def quality_sets(
     """Per set: texts a and b, memory type, embeddings (as stored) and the merge label."""
 
     def embedded(texts: list[str]) -> np.ndarray:
-        return vector_codec.as_stored(model.embed_array(texts))
+        return as_stored(model.embed_array(texts))
 
     stsb = [json.loads(line) for line in (FIXTURES / "stsb" / "dev.jsonl").open()]
     sets = {}
@@ -520,8 +525,8 @@ def dedup_quality(config: MemoryConfig) -> list[tuple[str, int, float, float, in
         precision, recall, _, wrong = scores(merged, label)
         rows.append((name, len(left), precision, recall, wrong, ""))
     pairs = customer_pairs()
-    va = vector_codec.as_stored(model.embed_array([p["a"] for p in pairs]))
-    vb = vector_codec.as_stored(model.embed_array([p["b"] for p in pairs]))
+    va = as_stored(model.embed_array([p["a"] for p in pairs]))
+    vb = as_stored(model.embed_array([p["b"] for p in pairs]))
     outcome = np.array(
         [pair_outcome(p["a"], p["b"], p["type"], va[k], vb[k], config) for k, p in enumerate(pairs)]
     )

@@ -245,7 +245,8 @@ class VersionedCache:
             self._failed("set", exc)
 
     def stats(self) -> dict[str, Any]:
-        """Counters for health and metrics."""
+        """This instance's counters (Prometheus' ``CACHE`` has the process totals by cache
+        name): what one knowledge base's cache did, e.g. in its tests."""
         with self._lock:
             counts = dict(self._counts)
         counts["backend"] = "redis" if self._use_redis() else "memory"

@@ -22,11 +22,6 @@ def encode(vector: np.ndarray) -> bytes:
     return np.asarray(vector, dtype=STORED).tobytes()
 
 
-def as_stored(vectors: np.ndarray) -> np.ndarray:
-    """float32 vectors rounded as the database keeps them: what ``decode`` reads back."""
-    return np.asarray(vectors, dtype=STORED).astype(np.float32)
-
-
 def width(dimension: int) -> int:
     """Bytes of one stored vector: only vectors of the query's width are compared."""
     return dimension * STORED.itemsize
